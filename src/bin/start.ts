@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { parseConfig } from '../config';
+import { createLogger } from '../logger';
+import { ensureDatabase, migrate } from '../db/migrate';
+import { resolveTemporalCli } from '../dev/temporal-cli';
+import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-server';
+import { startMailSink, type MailSink } from '../dev/mail-sink';
+import { startApiServer } from '../stack/api-server';
+import { startWorker } from '../stack/worker';
+import { onShutdownSignal } from './shutdown';
+
+// `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
+// second start picks up where the first stopped.
+async function main() {
+  const config = parseConfig();
+  const logger = createLogger(config.logLevel, 'herald');
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.error({ err }, 'error while stopping'));
+  };
+  onShutdownSignal(stopAll);
+
+  try {
+    let temporalAddress = config.temporal.address;
+    let temporal: DevServer | undefined;
+    if (!temporalAddress) {
+      const cli = await resolveTemporalCli(config.temporal.cli);
+      temporal = await startTemporalDevServer({
+        cli,
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        logFile: path.join(config.dataDir, 'temporal.log'),
+      });
+      stops.push(() => temporal!.stop());
+      temporalAddress = temporal.address;
+    }
+
+    await ensureDatabase(config.databaseUrl);
+    await migrate(config.databaseUrl);
+
+    let sink: MailSink | undefined;
+    let gatewayUrl = config.smtp.url;
+    if (!gatewayUrl) {
+      sink = await startMailSink(path.join(config.dataDir, 'mail'), config.smtp.devPort);
+      stops.push(() => sink!.close());
+      gatewayUrl = sink.url;
+    }
+
+    const worker = await startWorker(config, temporalAddress, gatewayUrl);
+    stops.push(() => worker.stop());
+    const api = await startApiServer(config, temporalAddress, logger);
+    stops.push(() => api.stop());
+
+    console.log(
+      [
+        '',
+        'Herald is running',
+        `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
+        `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
+        temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
+        `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
+        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${gatewayUrl}`,
+        '',
+        'Ctrl-C stops everything.',
+      ]
+        .filter((l) => l !== '')
+        .join('\n'),
+    );
+    await worker.done;
+  } catch (err) {
+    logger.error({ err }, 'herald could not start');
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+main();

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import path from 'node:path';
+import type { DeliveryPolicy } from './shared';
+
+// Environment is parsed once, at boot, into this typed object. Nothing else reads process.env.
+
+const duration = (fallbackMs: number) => z.coerce.number().int().positive().default(fallbackMs);
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/herald'),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('herald-email'),
+  TEMPORAL_CLI: z.string().optional(),
+  TEMPORAL_PORT: z.coerce.number().int().default(7233),
+  TEMPORAL_UI_PORT: z.coerce.number().int().default(8233),
+  HERALD_DATA_DIR: z.string().default('./.herald'),
+  SMTP_URL: z.string().optional(),
+  SMTP_POOL_MAX_CONNECTIONS: z.coerce.number().int().positive().default(5),
+  DEV_SMTP_PORT: z.coerce.number().int().default(2525),
+  MESSAGE_ID_DOMAIN: z.string().default('herald.localhost'),
+  /** Decoded size of all attachments plus bodies of one email. */
+  MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  // Delivery policy defaults: exponential backoff from 1 min, doubling, capped at 1 h, for 72 h
+  // (SendGrid's window; RFC 5321 suggests 4-5 days, which operators may choose).
+  RETRY_INITIAL_INTERVAL_MS: duration(MINUTE),
+  RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
+  RETRY_MAX_INTERVAL_MS: duration(HOUR),
+  RETRY_GIVE_UP_AFTER_MS: duration(72 * HOUR),
+  SMTP_ATTEMPT_TIMEOUT_MS: duration(2 * MINUTE),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().positive().default(100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = ReturnType<typeof parseConfig>;
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const policy: DeliveryPolicy = {
+    initialIntervalMs: e.RETRY_INITIAL_INTERVAL_MS,
+    backoffCoefficient: e.RETRY_BACKOFF_COEFFICIENT,
+    maximumIntervalMs: e.RETRY_MAX_INTERVAL_MS,
+    giveUpAfterMs: e.RETRY_GIVE_UP_AFTER_MS,
+    attemptTimeoutMs: e.SMTP_ATTEMPT_TIMEOUT_MS,
+  };
+  return {
+    http: { port: e.PORT, host: e.HOST },
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      cli: e.TEMPORAL_CLI,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+    },
+    dataDir: path.resolve(e.HERALD_DATA_DIR),
+    smtp: { url: e.SMTP_URL, maxConnections: e.SMTP_POOL_MAX_CONNECTIONS, devPort: e.DEV_SMTP_PORT },
+    messageIdDomain: e.MESSAGE_ID_DOMAIN,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    policy,
+    worker: {
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}

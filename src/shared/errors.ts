@@ -1,0 +1,17 @@
+// Error type names carried by ApplicationFailure. They are string constants, not class names,
+// so that renaming a class never changes which failures Temporal retries.
+
+/** The gateway answered 5yz (or 5.x.x): retrying will not help. */
+export const SMTP_PERMANENT_FAILURE = 'SmtpPermanentFailure';
+/** 4yz reply, connection error or timeout before the message was handed over. */
+export const SMTP_TRANSIENT_FAILURE = 'SmtpTransientFailure';
+/** The connection broke after the message data was sent: the gateway may hold a copy (RFC 1047). */
+export const SMTP_UNCERTAIN_FAILURE = 'SmtpUncertainFailure';
+/** Some recipients were deferred (4yz) while others were accepted: only those are retried. */
+export const SMTP_RECIPIENTS_DEFERRED = 'SmtpRecipientsDeferred';
+/** The email row is missing or cannot be sent (bad data): never retried. */
+export const EMAIL_NOT_SENDABLE = 'EmailNotSendable';
+/** The workflow's own terminal failure once delivery has failed for good. */
+export const DELIVERY_FAILED = 'DeliveryFailed';
+
+export const NON_RETRYABLE_ERROR_TYPES = [SMTP_PERMANENT_FAILURE, EMAIL_NOT_SENDABLE];

@@ -1,0 +1,4 @@
+export * from './status';
+export * from './errors';
+export * from './delivery';
+export * from './search-attributes';

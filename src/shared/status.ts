@@ -1,0 +1,37 @@
+// The email status state machine. The same table is enforced by PostgreSQL
+// (migrations/00001_init): a transition not listed here is rejected by the database.
+
+export const EMAIL_STATUSES = [
+  'queued', // accepted, workflow started, not tried yet
+  'scheduled', // waiting for its sendAt time
+  'sending', // an attempt is under way
+  'retrying', // the last attempt failed transiently; the next one is scheduled by Temporal
+  'paused', // held by a person: no attempt and no timer runs until resumed
+  'sent', // the gateway accepted the message for at least one recipient and none is pending
+  'failed', // permanent failure, or gave up after the retry window
+  'cancelled', // cancelled before it was sent
+] as const;
+
+export type EmailStatus = (typeof EMAIL_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly EmailStatus[] = ['sent', 'failed', 'cancelled'];
+
+export const ALLOWED_TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailStatus[]>> = {
+  queued: ['scheduled', 'sending', 'paused', 'cancelled', 'failed'],
+  scheduled: ['queued', 'sending', 'paused', 'cancelled', 'failed'],
+  sending: ['sending', 'retrying', 'sent', 'failed', 'cancelled', 'paused'],
+  retrying: ['sending', 'retrying', 'sent', 'failed', 'cancelled', 'paused'],
+  paused: ['queued', 'scheduled', 'sending', 'retrying', 'cancelled', 'failed'],
+  sent: [],
+  // a failed email can be re-driven: it goes back to queued with a new workflow run
+  failed: ['queued'],
+  cancelled: [],
+};
+
+export function isTerminal(status: EmailStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: EmailStatus, to: EmailStatus): boolean {
+  return from === to || ALLOWED_TRANSITIONS[from].includes(to);
+}

@@ -1,0 +1,78 @@
+// Turns a nodemailer error into what Herald does next. RFC 5321 4.2.1: 4yz is transient,
+// 5yz permanent; RFC 3463 enhanced codes agree (4.x.x / 5.x.x). nodemailer's EENVELOPE covers
+// both, so the reply code decides, never the error code alone.
+
+export type FailureKind = 'transient' | 'permanent' | 'uncertain';
+
+export interface SmtpFailure {
+  kind: FailureKind;
+  errorCode?: string;
+  smtpCode?: number;
+  smtpResponse?: string;
+  message: string;
+  /** Per-recipient replies when the gateway rejected recipients one by one. */
+  recipientReplies: RecipientReply[];
+}
+
+export interface RecipientReply {
+  address: string;
+  smtpCode?: number;
+  smtpResponse?: string;
+  permanent: boolean;
+}
+
+interface NodemailerError {
+  message?: string;
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  rejectedErrors?: Array<{ recipient?: string; responseCode?: number; response?: string }>;
+}
+
+// Errors that say the message (or the configuration) is wrong: retrying sends the same thing.
+const PERMANENT_ERROR_CODES = new Set(['EMESSAGE_BUILD', 'EENVELOPE_NO_RECIPIENTS']);
+
+export function isPermanentReply(code: number | undefined): boolean {
+  return code !== undefined && code >= 500 && code < 600;
+}
+
+export function recipientRepliesOf(
+  rejectedErrors: NodemailerError['rejectedErrors'],
+): RecipientReply[] {
+  return (rejectedErrors ?? [])
+    .filter((e) => e.recipient)
+    .map((e) => ({
+      address: String(e.recipient).toLowerCase(),
+      smtpCode: e.responseCode,
+      smtpResponse: e.response,
+      permanent: isPermanentReply(e.responseCode),
+    }));
+}
+
+/**
+ * @param dataSent whether the whole message had been handed to the socket when the error came:
+ *   a connection lost after that may have left a copy at the gateway (RFC 1047).
+ */
+export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailure {
+  const err = (error ?? {}) as NodemailerError;
+  const recipientReplies = recipientRepliesOf(err.rejectedErrors);
+  const base = {
+    errorCode: err.code,
+    smtpCode: err.responseCode,
+    smtpResponse: err.response,
+    message: err.message ?? String(error),
+    recipientReplies,
+  };
+  if (err.responseCode) {
+    // A reply was read: the gateway told us what it thinks. With per-recipient replies, the
+    // whole failure is permanent only when every recipient was refused permanently.
+    const permanent =
+      recipientReplies.length > 0
+        ? recipientReplies.every((r) => r.permanent)
+        : isPermanentReply(err.responseCode);
+    return { ...base, kind: permanent ? 'permanent' : 'transient' };
+  }
+  if (err.code && PERMANENT_ERROR_CODES.has(err.code)) return { ...base, kind: 'permanent' };
+  // Connection errors, timeouts, TLS, DNS, auth: transient. After the data went out, uncertain.
+  return { ...base, kind: dataSent ? 'uncertain' : 'transient' };
+}

@@ -1,0 +1,42 @@
+import { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../config';
+import { createSql } from '../db/sql';
+import { createTransportRegistry } from '../smtp/transports';
+import { createHeraldWorker } from '../worker/create-worker';
+
+export interface RunningWorker {
+  /** Resolves when the worker has stopped (after stop() or a fatal error). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string): Promise<RunningWorker> {
+  const sql = createSql(config.databaseUrl, config.databasePoolMax);
+  const transports = createTransportRegistry({
+    maxConnections: config.smtp.maxConnections,
+    attemptTimeoutMs: config.policy.attemptTimeoutMs,
+  });
+  const connection = await NativeConnection.connect({ address: temporalAddress });
+  const worker = await createHeraldWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    sql,
+    transports,
+    gatewayUrl,
+    maxConcurrentActivities: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
+  });
+  const done = worker.run().finally(async () => {
+    transports.closeAll();
+    await connection.close();
+    await sql.end({ timeout: 5 });
+  });
+  return {
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { deliverEmail, stateQuery, cancelRequestedSignal } from './deliver-email';
