@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pino from 'pino';
+import { createApp } from '../../src/api/app';
+import { createActivities } from '../../src/activities';
+import { createDeliveryStore } from '../../src/db/delivery-store';
+import { createSql, type Sql } from '../../src/db/sql';
+import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
+import { createDeliveries } from '../../src/temporal/deliveries';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
+import { startScriptedSmtp, type ScriptedSmtp } from './smtp-test-server';
+
+// Wires the real parts for one test file: the shared Temporal dev server and PostgreSQL
+// database from global-setup, a worker on a task queue of its own, a scripted SMTP server and
+// the Hono app (called in-process with app.request()).
+
+export const TEST_POLICY: DeliveryPolicy = {
+  initialIntervalMs: 200,
+  backoffCoefficient: 1.5,
+  maximumIntervalMs: 1000,
+  giveUpAfterMs: 30_000,
+  attemptTimeoutMs: 10_000,
+};
+
+// Failed activities and workflows are what many tests expect: keep the SDK's log to errors.
+try {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+} catch {
+  // already installed in this process by an earlier test file
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundled once per test file (each file is its own module registry). */
+function workflowBundle() {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger() });
+  return bundle;
+}
+
+function quietLogger() {
+  const noop = () => {};
+  return { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+}
+
+export interface Harness {
+  sql: Sql;
+  client: Client;
+  smtp: ScriptedSmtp;
+  app: ReturnType<typeof createApp>;
+  taskQueue: string;
+  post(body: unknown, headers?: Record<string, string>): Promise<Response>;
+  getEmail(id: string): Promise<any>;
+  waitForStatus(id: string, statuses: EmailStatus[], timeoutMs?: number): Promise<any>;
+  /** Row counts of every table for one email, or all emails when id is omitted. */
+  countRows(): Promise<{ emails: number; recipients: number; attachments: number; events: number }>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(options: { policy?: Partial<DeliveryPolicy>; maxMessageBytes?: number } = {}): Promise<Harness> {
+  const address = process.env.HERALD_TEST_TEMPORAL_ADDRESS!;
+  const sql = createSql(process.env.HERALD_TEST_DATABASE_URL!, 5);
+  const smtp = await startScriptedSmtp();
+  const taskQueue = `test-${randomUUID()}`;
+  const policy = { ...TEST_POLICY, ...options.policy };
+
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const transports: TransportRegistry = createTransportRegistry({ maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ store: createDeliveryStore(sql), transports, gatewayUrl: smtp.url }),
+  });
+  const running = worker.run();
+
+  const app = createApp({
+    sql,
+    deliveries: createDeliveries(client, taskQueue),
+    temporalReady: async () => {
+      await connection.workflowService.getSystemInfo({});
+      return true;
+    },
+    policy,
+    messageIdDomain: 'test.herald',
+    maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+    logger: pino({ level: 'silent' }),
+  });
+
+  const harness: Harness = {
+    sql,
+    client,
+    smtp,
+    app,
+    taskQueue,
+    post(body, headers = {}) {
+      return Promise.resolve(
+        app.request('/v1/emails', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+      );
+    },
+    async getEmail(id) {
+      const res = await app.request(`/v1/emails/${id}`);
+      return res.status === 200 ? res.json() : { httpStatus: res.status, body: await res.json() };
+    },
+    async waitForStatus(id, statuses, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: any;
+      while (Date.now() < deadline) {
+        last = await harness.getEmail(id);
+        if (statuses.includes(last.status)) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`email ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    },
+    async countRows() {
+      const [row] = await sql`select
+        (select count(*)::int from emails) as emails,
+        (select count(*)::int from email_recipients) as recipients,
+        (select count(*)::int from email_attachments) as attachments,
+        (select count(*)::int from email_events) as events`;
+      return row as any;
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      transports.closeAll();
+      await nativeConnection.close();
+      await connection.close();
+      await smtp.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
+  return harness;
+}
+
+export function validEmail(overrides: Record<string, unknown> = {}) {
+  return {
+    from: { email: 'sender@herald.test', name: 'Herald Test' },
+    to: ['alice@example.org'],
+    subject: 'Hello from Herald',
+    text: 'Hello!',
+    ...overrides,
+  };
+}

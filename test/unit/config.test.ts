@@ -1,0 +1,26 @@
+import { parseConfig } from '../../src/config';
+
+test('documented defaults', () => {
+  const config = parseConfig({});
+  expect(config.http.port).toBe(3000);
+  expect(config.policy).toEqual({
+    initialIntervalMs: 60_000,
+    backoffCoefficient: 2,
+    maximumIntervalMs: 3_600_000,
+    giveUpAfterMs: 72 * 3_600_000,
+    attemptTimeoutMs: 120_000,
+  });
+  expect(config.dataDir).toMatch(/\.herald$/);
+});
+
+test('environment overrides are parsed once into numbers', () => {
+  const config = parseConfig({ PORT: '8080', RETRY_GIVE_UP_AFTER_MS: '5000', SMTP_URL: 'smtp://127.0.0.1:2525' });
+  expect(config.http.port).toBe(8080);
+  expect(config.policy.giveUpAfterMs).toBe(5000);
+  expect(config.smtp.url).toBe('smtp://127.0.0.1:2525');
+});
+
+test('a bad value is refused with its name', () => {
+  expect(() => parseConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+  expect(() => parseConfig({ RETRY_BACKOFF_COEFFICIENT: '0.5' })).toThrow(/RETRY_BACKOFF_COEFFICIENT/);
+});
