@@ -18,7 +18,7 @@ beforeEach(() => {
 async function submit(body: Record<string, unknown>) {
   const res = await h.post(body);
   expect(res.status).toBe(202);
-  const json = await res.json();
+  const json = (await res.json()) as any;
   expect(res.headers.get('location')).toBe(`/v1/emails/${json.id}`);
   return json.id as string;
 }
@@ -37,7 +37,7 @@ test('delivers to several recipients with an attachment, and the message that ar
     }),
   );
   expect(res.status).toBe(202);
-  const { id, status } = await res.json();
+  const { id, status } = (await res.json()) as any;
   expect(status).toBe('queued');
 
   // Right after the 202 the email is already there.
@@ -154,7 +154,7 @@ test('gives up after the give-up time and ends failed', async () => {
   try {
     short.smtp.onRcpt = () => ({ code: 421, message: '4.7.0 Service not available' });
     const res = await short.post(validEmail({ to: ['never@example.org'] }));
-    const { id } = await res.json();
+    const { id } = (await res.json()) as any;
     const email = await short.waitForStatus(id, ['failed']);
     expect(email.attempts.length).toBeGreaterThanOrEqual(2);
     expect(email.attempts.every((a: any) => a.outcome === 'transient')).toBe(true);
@@ -169,7 +169,7 @@ test('health and readiness', async () => {
   expect((await h.app.request('/healthz')).status).toBe(200);
   const ready = await h.app.request('/readyz');
   expect(ready.status).toBe(200);
-  expect(await ready.json()).toMatchObject({ postgres: true, temporal: true });
+  expect((await ready.json()) as any).toMatchObject({ postgres: true, temporal: true });
 });
 
 test('unknown email id: 404 problem+json', async () => {
@@ -177,6 +177,6 @@ test('unknown email id: 404 problem+json', async () => {
     const res = await h.app.request(`/v1/emails/${id}`);
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect((await res.json()).title).toBe('Email not found');
+    expect(((await res.json()) as any).title).toBe('Email not found');
   }
 });

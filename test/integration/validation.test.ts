@@ -15,7 +15,7 @@ afterAll(async () => {
 async function expectRefused(res: Response, status: number, field?: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  const body = await res.json();
+  const body = (await res.json()) as any;
   expect(body).toMatchObject({ status, type: expect.stringMatching(/^https:\/\/herald\.dev\/problems\//), title: expect.any(String) });
   if (field) expect(body.errors.map((e: { field: string }) => e.field)).toContain(field);
   return body;
