@@ -48,6 +48,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     throw new Error(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  // Temporal refuses a RetryPolicy whose maximum is below its initial interval: catch it at boot,
+  // not in every workflow.
+  if (e.RETRY_MAX_INTERVAL_MS < e.RETRY_INITIAL_INTERVAL_MS) {
+    throw new Error('Invalid configuration: RETRY_MAX_INTERVAL_MS must be at least RETRY_INITIAL_INTERVAL_MS');
+  }
   const policy: DeliveryPolicy = {
     initialIntervalMs: e.RETRY_INITIAL_INTERVAL_MS,
     backoffCoefficient: e.RETRY_BACKOFF_COEFFICIENT,

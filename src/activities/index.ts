@@ -1,4 +1,4 @@
-import type { DeliveryStore } from '../db/delivery-store';
+import type { DeliveryStore, EmailChange } from '../db/delivery-store';
 import type { TransportRegistry } from '../smtp/transports';
 import { createSendEmail } from './send-email';
 import type { EmailStatus } from '../shared';
@@ -20,8 +20,9 @@ export function createActivities(deps: ActivityDeps) {
     async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
       return deps.store.cancel(emailId, actor, reason);
     },
-    async recordStatus(emailId: string, status: EmailStatus, actor: string, eventType: string, data: Record<string, unknown> = {}): Promise<void> {
-      await deps.store.setStatus(emailId, status, actor, eventType, data);
+    /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
+    async recordChange(emailId: string, change: EmailChange): Promise<void> {
+      await deps.store.recordChange(emailId, change);
     },
   };
 }

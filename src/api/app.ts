@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import { Problem } from './problem';
 import { emailRoutes } from './routes/emails';
 import { healthRoutes } from './routes/health';
+import { emailActionRoutes } from './routes/email-actions';
 
 export interface ApiDeps {
   sql: Sql;
@@ -32,6 +33,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
+  app.route('/v1/emails', emailActionRoutes(deps));
 
   app.notFound(() => new Problem(404, 'not-found', 'No such resource').toResponse());
   app.onError((err, c) => {

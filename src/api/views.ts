@@ -46,3 +46,27 @@ export function toEmailView({ email, recipients, attempts }: Found) {
     })),
   };
 }
+
+/** One row of GET /v1/emails. */
+export function toListItemView(e: Row) {
+  return {
+    id: e.id,
+    status: e.status,
+    workflowId: e.workflow_id,
+    messageId: e.message_id,
+    from: e.from_address,
+    recipients: e.recipients,
+    subject: e.subject,
+    tags: e.tags,
+    sendAt: iso(e.send_at),
+    lastError: e.last_error,
+    createdAt: iso(e.created_at),
+    updatedAt: iso(e.updated_at),
+    sentAt: iso(e.sent_at),
+  };
+}
+
+/** One entry of GET /v1/emails/:id/events. */
+export function toEventView(e: Row) {
+  return { id: e.id, type: e.type, at: iso(e.at), actor: e.actor, data: e.data };
+}

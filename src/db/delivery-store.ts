@@ -27,6 +27,15 @@ export interface AttemptResult {
   rejected: string[];
 }
 
+export interface EmailChange {
+  /** The status it leaves the email in; absent for a timeline entry alone. */
+  status?: EmailStatus;
+  sendAt?: string;
+  actor: string;
+  event: string;
+  data?: Record<string, unknown>;
+}
+
 export interface RecipientUpdate {
   address: string;
   status: RecipientOutcome;
@@ -130,6 +139,11 @@ export function createDeliveryStore(sql: Sql) {
             accepted: result.accepted,
             rejected: result.rejected,
           })})`;
+        if (status === 'sent' || status === 'failed') {
+          // The final status gets its own timeline entry.
+          await tx`insert into email_events (email_id, type, actor, data)
+            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: args.lastError ?? null })})`;
+        }
       });
     },
 
@@ -169,10 +183,17 @@ export function createDeliveryStore(sql: Sql) {
       }) as Promise<EmailStatus>;
     },
 
-    async setStatus(emailId: string, status: EmailStatus, actor: string, eventType: string, data: Record<string, unknown> = {}): Promise<void> {
+    async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await sql.begin(async (tx) => {
-        await tx`update emails set status = ${status}, status_changed_by = ${actor} where id = ${emailId}`;
-        await tx`insert into email_events (email_id, type, actor, data) values (${emailId}, ${eventType}, ${actor}, ${tx.json(data as never)})`;
+        if (change.status || change.sendAt) {
+          await tx`update emails set
+              status = coalesce(${change.status ?? null}, status),
+              send_at = coalesce(${change.sendAt ?? null}::timestamptz, send_at),
+              status_changed_by = ${change.actor}
+            where id = ${emailId}`;
+        }
+        await tx`insert into email_events (email_id, type, actor, data)
+          values (${emailId}, ${change.event}, ${change.actor}, ${tx.json({ ...change.data, status: change.status ?? null, sendAt: change.sendAt ?? null } as never)})`;
       });
     },
   };

@@ -110,7 +110,70 @@ export function createEmailStore(sql: Sql) {
       ]);
       return { email, recipients, attempts };
     },
+
+    /** The fields needed to steer an email's workflow. */
+    async findRef(tenantId: string, id: string) {
+      const [row] = await sql<Array<{ id: string; status: EmailStatus; workflow_id: string; tags: string[]; domains: string[] }>>`
+        select e.id, e.status, e.workflow_id, e.tags,
+          array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains
+        from emails e where e.tenant_id = ${tenantId} and e.id = ${id}`;
+      return row;
+    },
+
+    /** Newest first, keyset-paginated on (created_at, id); every filter is served by an index. */
+    async list(tenantId: string, filter: EmailFilter, limit: number, cursor?: { createdAt: string; id: string }) {
+      return sql`
+        select e.id, e.status, e.workflow_id, e.message_id, e.from_address, e.subject, e.tags, e.send_at,
+          e.created_at, e.updated_at, e.sent_at, e.last_error,
+          array(select r.address from email_recipients r where r.email_id = e.id order by r.kind, r.address) as recipients
+        from emails e
+        where e.tenant_id = ${tenantId}
+          ${filter.statuses?.length ? sql`and e.status = any(${filter.statuses})` : sql``}
+          ${filter.recipient ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.address = ${filter.recipient})` : sql``}
+          ${filter.domain ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.domain = ${filter.domain})` : sql``}
+          ${filter.tag ? sql`and e.tags @> ${[filter.tag]}` : sql``}
+          ${filter.createdAfter ? sql`and e.created_at > ${filter.createdAfter}` : sql``}
+          ${filter.createdBefore ? sql`and e.created_at < ${filter.createdBefore}` : sql``}
+          ${cursor ? sql`and (e.created_at, e.id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
+        order by e.created_at desc, e.id desc
+        limit ${limit}`;
+    },
+
+    async events(id: string) {
+      return sql`select id::int as id, type, at, actor, data from email_events where email_id = ${id} order by id`;
+    },
+
+    /**
+     * Puts a failed email back to `queued` for a new run of its workflow: recipients not
+     * accepted become pending again. Returns false when the email is not failed (any more).
+     */
+    async prepareRedrive(id: string, actor: string): Promise<boolean> {
+      return sql.begin(async (tx) => {
+        const updated = await tx`update emails set status = 'queued', status_reason = null, last_error = null,
+            status_changed_by = ${actor}
+          where id = ${id} and status = 'failed' returning id`;
+        if (updated.length === 0) return false;
+        await tx`update email_recipients set status = 'pending', updated_at = now()
+          where email_id = ${id} and status in ('rejected', 'deferred')`;
+        await tx`insert into email_events (email_id, type, actor) values (${id}, 'email.redriven', ${actor})`;
+        return true;
+      }) as Promise<boolean>;
+    },
+
+    /** Undoes prepareRedrive when the new run could not be started. */
+    async abandonRedrive(id: string, reason: string): Promise<void> {
+      await sql`update emails set status = 'failed', status_reason = ${reason} where id = ${id} and status = 'queued'`;
+    },
   };
+}
+
+export interface EmailFilter {
+  statuses?: EmailStatus[];
+  recipient?: string;
+  domain?: string;
+  tag?: string;
+  createdAfter?: string;
+  createdBefore?: string;
 }
 
 export type EmailStore = ReturnType<typeof createEmailStore>;

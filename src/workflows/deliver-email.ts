@@ -4,8 +4,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -22,25 +20,18 @@ import {
   type EmailStatus,
   type SendOutcome,
 } from '../shared';
+import {
+  cancelRequestedSignal,
+  pauseUpdate,
+  rescheduleUpdate,
+  resumeUpdate,
+  sendNowUpdate,
+  stateQuery,
+  type ControlRequest,
+  type DeliveryState,
+} from './definitions';
 
-
-export interface CancelRequest {
-  actor: string;
-  reason?: string;
-}
-
-export interface DeliveryState {
-  emailId: string;
-  status: EmailStatus;
-  sendAt?: string;
-  paused: boolean;
-  phase: 'waiting' | 'first-attempt' | 'retrying' | 'done';
-  lastFailure?: string;
-}
-
-export const stateQuery = defineQuery<DeliveryState>('state');
-/** Tells the workflow who asks for the cancellation that follows (the API sends it first). */
-export const cancelRequestedSignal = defineSignal<[CancelRequest]>('cancelRequested');
+const DEFAULT_ACTOR = 'temporal';
 
 function bookkeeping() {
   // Status writes must survive a PostgreSQL outage: retried without limit, quickly.
@@ -50,12 +41,13 @@ function bookkeeping() {
   });
 }
 
-function sender(policy: DeliveryPolicy, retry: { maximumAttempts?: number; scheduleToCloseMs?: number }) {
+function sender(policy: DeliveryPolicy, retry: { maximumAttempts?: number; scheduleToCloseMs?: number }, summary: string) {
   return proxyActivities<Activities>({
+    summary,
     startToCloseTimeout: policy.attemptTimeoutMs,
     scheduleToCloseTimeout: retry.scheduleToCloseMs,
     // An attempt under way is never abandoned: the workflow waits for its real outcome, so a
-    // cancel cannot record `cancelled` for a message the gateway has just accepted.
+    // cancel or a pause cannot be recorded over a message the gateway has just accepted.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: policy.initialIntervalMs,
@@ -78,9 +70,11 @@ function isNonRetryable(err: unknown): boolean {
 }
 
 /**
- * One email, from acceptance to a terminal status. The first attempt runs at once; when it
- * fails transiently, the status turns `retrying` and the activity's RetryPolicy takes over
- * until the give-up time. Temporal keeps the timers, the retries and this state across crashes.
+ * One email, from acceptance to a terminal status. It waits for its send time (movable, and
+ * releasable at once), makes a first attempt, and when that fails transiently turns `retrying`
+ * and hands over to the activity's RetryPolicy until the give-up time. A pause holds the
+ * schedule and the retries; a cancel ends it unless the gateway already has the message.
+ * Temporal keeps the timers, the retries and this state across crashes.
  */
 export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcome> {
   const { emailId, policy } = input;
@@ -91,51 +85,178 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     paused: false,
     phase: 'waiting',
   };
-  let cancelRequest: CancelRequest | undefined;
-  setHandler(stateQuery, () => state);
-  setHandler(cancelRequestedSignal, (req) => {
-    cancelRequest = req;
-  });
+  const { finishUndelivered, cancelEmail, recordChange } = bookkeeping();
+  let cancelRequest: ControlRequest | undefined;
+  let sendNow = false;
+  let firstAttemptDone = false;
+  let retryStartedAt = 0;
+  let pausedSince = 0;
+  let pausedMs = 0;
+  let attempts: CancellationScope | undefined;
+  /** Control changes not yet written to PostgreSQL, written in order by the main flow. */
+  const pendingEvents: Array<{ type: string; actor: string; reason?: string; sendAt?: string }> = [];
 
   const setStatus = (status: EmailStatus) => {
     state.status = status;
     upsertSearchAttributes([{ key: SA.status, value: status }]);
   };
+  const notDone = (_req?: ControlRequest) => {
+    if (state.phase === 'done') throw ApplicationFailure.create({ type: 'DeliveryFinished', message: `email is already ${state.status}` });
+  };
 
-  const { finishUndelivered, cancelEmail } = bookkeeping();
-  try {
-    if (state.sendAt) {
-      const wait = Date.parse(state.sendAt) - Date.now();
-      if (wait > 0) await sleep(wait);
+  setHandler(stateQuery, () => state);
+  setHandler(cancelRequestedSignal, (req) => {
+    cancelRequest = req;
+  });
+  setHandler(
+    rescheduleUpdate,
+    (req) => {
+      state.sendAt = req.sendAt;
+      sendNow = false;
+      pendingEvents.push({ type: 'email.rescheduled', actor: req.actor ?? DEFAULT_ACTOR, reason: req.reason, sendAt: req.sendAt });
+      return state;
+    },
+    {
+      validator: (req) => {
+        notDone();
+        if (state.phase !== 'waiting' || firstAttemptDone) {
+          throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has started; nothing to reschedule' });
+        }
+        if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
+          throw ApplicationFailure.create({ type: 'InvalidSendAt', message: 'sendAt must be an ISO date-time' });
+        }
+      },
+    },
+  );
+  setHandler(
+    sendNowUpdate,
+    (req) => {
+      sendNow = true;
+      pendingEvents.push({ type: 'email.send_now', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
+      return state;
+    },
+    {
+      validator: (_req?: ControlRequest) => {
+        notDone();
+        if (state.phase !== 'waiting' || firstAttemptDone) {
+          throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has already started' });
+        }
+      },
+    },
+  );
+  setHandler(
+    pauseUpdate,
+    (req) => {
+      if (!state.paused) {
+        state.paused = true;
+        pausedSince = Date.now();
+        pendingEvents.push({ type: 'email.paused', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
+        // Stops the retries (an attempt under way still finishes and is recorded).
+        attempts?.cancel();
+      }
+      return state;
+    },
+    { validator: notDone },
+  );
+  setHandler(
+    resumeUpdate,
+    (req) => {
+      if (state.paused) {
+        state.paused = false;
+        pausedMs += Date.now() - pausedSince;
+        pendingEvents.push({ type: 'email.resumed', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
+      }
+      return state;
+    },
+    { validator: notDone },
+  );
+
+  /** The status an unpaused, unfinished email has in the phase it is in. */
+  const restingStatus = (): EmailStatus =>
+    firstAttemptDone ? 'retrying' : state.sendAt && Date.parse(state.sendAt) > Date.now() && !sendNow ? 'scheduled' : 'queued';
+
+  /** Writes control events to PostgreSQL, each with the status it leaves the email in. */
+  const flushEvents = async () => {
+    while (pendingEvents.length > 0) {
+      const event = pendingEvents.shift()!;
+      // Once delivered or failed, a late control is only written to the timeline.
+      const status = state.phase === 'done' ? undefined : state.paused ? 'paused' : restingStatus();
+      await recordChange(emailId, { status, sendAt: event.sendAt, actor: event.actor, event: event.type, data: { reason: event.reason ?? null } });
+      if (status) setStatus(status);
     }
+  };
 
-    const startedAt = Date.now();
-    let outcome: SendOutcome;
-    try {
+  /** Returns once the email is due and not paused; records every control change on the way. */
+  const waitUntilDue = async () => {
+    for (;;) {
+      await flushEvents();
+      if (state.paused) {
+        await condition(() => !state.paused || pendingEvents.length > 0);
+        continue;
+      }
+      const due = firstAttemptDone || sendNow || !state.sendAt || Date.parse(state.sendAt) <= Date.now();
+      if (due) return;
+      await condition(() => state.paused || sendNow || pendingEvents.length > 0, Date.parse(state.sendAt!) - Date.now());
+    }
+  };
+
+  const runAttempts = async (): Promise<SendOutcome> => {
+    if (!firstAttemptDone) {
       state.phase = 'first-attempt';
       setStatus('sending');
-      outcome = await sender(policy, { maximumAttempts: 1 }).sendEmail(emailId);
-    } catch (err) {
-      if (isCancellation(err) || isNonRetryable(err)) throw err;
-      state.lastFailure = failureMessage(err);
-      state.phase = 'retrying';
-      setStatus('retrying');
-      await sleep(policy.initialIntervalMs);
-      const remaining = policy.giveUpAfterMs - (Date.now() - startedAt);
-      if (remaining <= 0) throw err;
-      outcome = await sender(policy, { scheduleToCloseMs: remaining }).sendEmail(emailId);
+      retryStartedAt = Date.now();
+      try {
+        return await sender(policy, { maximumAttempts: 1 }, 'SMTP: first attempt').sendEmail(emailId);
+      } catch (err) {
+        if (isCancellation(err) || isNonRetryable(err)) throw err;
+        firstAttemptDone = true;
+        state.lastFailure = failureMessage(err);
+        setStatus('retrying');
+        await sleep(policy.initialIntervalMs);
+      }
+    }
+    state.phase = 'retrying';
+    setStatus('retrying');
+    const remaining = policy.giveUpAfterMs - (Date.now() - retryStartedAt - pausedMs);
+    state.retryBudgetMs = remaining;
+    if (remaining <= 0) {
+      throw ApplicationFailure.create({ type: 'GaveUp', message: `gave up after ${policy.giveUpAfterMs} ms: ${state.lastFailure}` });
+    }
+    return await sender(policy, { scheduleToCloseMs: remaining }, 'SMTP: attempts under the retry policy').sendEmail(emailId);
+  };
+
+  try {
+    let outcome: SendOutcome;
+    for (;;) {
+      await waitUntilDue();
+      attempts = new CancellationScope();
+      try {
+        outcome = await attempts.run(runAttempts);
+        break;
+      } catch (err) {
+        // A pause cancelled the attempts scope: wait for the resume and go on where we were.
+        if (isCancellation(err) && state.paused && !CancellationScope.current().consideredCancelled) {
+          state.phase = 'waiting';
+          continue;
+        }
+        throw err;
+      } finally {
+        attempts = undefined;
+      }
     }
     state.phase = 'done';
     setStatus(outcome.status);
+    await flushEvents();
     return outcome;
   } catch (err) {
     if (isCancellation(err)) {
-      const actor = cancelRequest?.actor ?? 'temporal';
+      const actor = cancelRequest?.actor ?? DEFAULT_ACTOR;
       const status = await CancellationScope.nonCancellable(() =>
         cancelEmail(emailId, actor, cancelRequest?.reason ?? 'workflow cancelled'),
       );
       state.phase = 'done';
       setStatus(status);
+      // The gateway had it before the cancel arrived: the email stays sent.
       if (status === 'sent') return { status: 'sent', accepted: [], rejected: [], alreadySent: true };
       throw err;
     }

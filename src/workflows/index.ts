@@ -1,1 +1,1 @@
-export { deliverEmail, stateQuery, cancelRequestedSignal } from './deliver-email';
+export { deliverEmail } from './deliver-email';

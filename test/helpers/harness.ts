@@ -52,8 +52,8 @@ export interface Harness {
   post(body: unknown, headers?: Record<string, string>): Promise<Response>;
   getEmail(id: string): Promise<any>;
   waitForStatus(id: string, statuses: EmailStatus[], timeoutMs?: number): Promise<any>;
-  /** Row counts of every table for one email, or all emails when id is omitted. */
-  countRows(): Promise<{ emails: number; recipients: number; attachments: number; events: number }>;
+  /** Row counts of every table for the emails sent from or to one domain (test files run in parallel). */
+  countRows(domain: string): Promise<{ emails: number; recipients: number; attachments: number; events: number }>;
   close(): Promise<void>;
 }
 
@@ -118,12 +118,16 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
       }
       throw new Error(`email ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
     },
-    async countRows() {
-      const [row] = await sql`select
-        (select count(*)::int from emails) as emails,
-        (select count(*)::int from email_recipients) as recipients,
-        (select count(*)::int from email_attachments) as attachments,
-        (select count(*)::int from email_events) as events`;
+    async countRows(domain) {
+      const [row] = await sql`
+        with scoped as (
+          select id from emails where from_address like ${'%@' + domain}
+          union select email_id from email_recipients where domain = ${domain})
+        select
+          (select count(*)::int from scoped) as emails,
+          (select count(*)::int from email_recipients where email_id in (select id from scoped)) as recipients,
+          (select count(*)::int from email_attachments where email_id in (select id from scoped)) as attachments,
+          (select count(*)::int from email_events where email_id in (select id from scoped)) as events`;
       return row as any;
     },
     async close() {

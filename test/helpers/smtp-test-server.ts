@@ -27,6 +27,8 @@ export interface ScriptedSmtp {
   dataCalls: number;
   /** Answer RCPT TO for this address; return undefined to accept. */
   onRcpt?: (address: string, callIndex: number) => Reply | undefined;
+  /** Wait this long before answering the end of DATA (a slow gateway). */
+  dataDelayMs: number;
   /** Answer the end of DATA; return undefined to accept. */
   onData?: (callIndex: number) => Reply | 'drop' | undefined;
   /** Stop listening (connections refused) until start() again. */
@@ -48,6 +50,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
     received: [],
     rcptCalls: [],
     dataCalls: 0,
+    dataDelayMs: 0,
     async stop() {
       const s = server;
       server = undefined;
@@ -99,6 +102,7 @@ function createServer(self: ScriptedSmtp): SMTPServer {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
+        if (self.dataDelayMs > 0) await new Promise((r) => setTimeout(r, self.dataDelayMs));
         const reply = self.onData?.(index);
         if (reply === 'drop') {
           // Cut the connection after the final dot, before any reply (the RFC 1047 window).

@@ -75,7 +75,7 @@ test('delivers to several recipients with an attachment, and the message that ar
   const [row] = await h.sql`select status from emails where id = ${id}`;
   expect(row.status).toBe('sent');
   const events = await h.sql`select type from email_events where email_id = ${id} order by id`;
-  expect(events.map((e) => e.type)).toEqual(['email.accepted', 'attempt.sent']);
+  expect(events.map((e) => e.type)).toEqual(['email.accepted', 'attempt.sent', 'email.sent']);
 });
 
 test('451 then success: retried with backoff, both attempts recorded, one copy delivered', async () => {

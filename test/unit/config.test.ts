@@ -23,4 +23,5 @@ test('environment overrides are parsed once into numbers', () => {
 test('a bad value is refused with its name', () => {
   expect(() => parseConfig({ PORT: 'eighty' })).toThrow(/PORT/);
   expect(() => parseConfig({ RETRY_BACKOFF_COEFFICIENT: '0.5' })).toThrow(/RETRY_BACKOFF_COEFFICIENT/);
+  expect(() => parseConfig({ RETRY_INITIAL_INTERVAL_MS: '5000', RETRY_MAX_INTERVAL_MS: '1000' })).toThrow(/RETRY_MAX_INTERVAL_MS/);
 });

@@ -6,7 +6,9 @@ import { Problem, notFound, validationProblem } from '../problem';
 import { CreateEmailSchema, messageSize } from '../email-schema';
 import { createEmailStore, requestHash } from '../../db/email-store';
 import { workflowIdFor, type DeliverEmailInput } from '../../shared';
-import { toEmailView } from '../views';
+import { toEmailView, toEventView, toListItemView } from '../views';
+import { deliverySummary } from '../delivery-input';
+import { ListQuerySchema, decodeCursor, encodeCursor } from '../list-query';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -96,8 +98,11 @@ export function emailRoutes(deps: ApiDeps) {
           tags,
         };
         try {
-          // Repeated for a replayed key too: it starts the workflow if an earlier try stopped short.
-          await deps.deliveries.start(stored.workflowId, input);
+          // Repeated for a replayed key while the email is still waiting: it starts the workflow
+          // if an earlier try stopped short, and is a no-op otherwise.
+          if (stored.created || stored.status === 'queued' || stored.status === 'scheduled') {
+            await deps.deliveries.start(stored.workflowId, input, deliverySummary(req.to.concat(req.cc, req.bcc), req.subject));
+          }
         } catch (err) {
           deps.logger.error({ err, emailId: stored.id }, 'could not start the delivery workflow');
           if (stored.created && !idempotencyKey) await emails.remove(stored.id);
@@ -110,6 +115,25 @@ export function emailRoutes(deps: ApiDeps) {
         return c.json({ id: stored.id, status: stored.status, workflowId: stored.workflowId }, 202);
       },
     )
+    .get('/', async (c) => {
+      const parsed = ListQuerySchema.safeParse(c.req.query());
+      if (!parsed.success) {
+        throw validationProblem(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', message: i.message })));
+      }
+      const { limit, cursor, ...filter } = parsed.data;
+      const rows = await emails.list(c.get('tenantId'), filter, limit + 1, cursor ? decodeCursor(cursor) : undefined);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return c.json({
+        data: page.map(toListItemView),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
+      });
+    })
+    .get('/:id/events', async (c) => {
+      const id = c.req.param('id');
+      if (!UUID.test(id) || !(await emails.findRef(c.get('tenantId'), id))) throw notFound('Email');
+      return c.json({ data: (await emails.events(id)).map(toEventView) });
+    })
     .get('/:id', async (c) => {
       const id = c.req.param('id');
       if (!UUID.test(id)) throw notFound('Email');
