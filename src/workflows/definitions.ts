@@ -34,5 +34,13 @@ export const sendNowUpdate = defineUpdate<DeliveryState, [ControlRequest?]>('sen
 export const pauseUpdate = defineUpdate<DeliveryState, [ControlRequest?]>('pause');
 export const resumeUpdate = defineUpdate<DeliveryState, [ControlRequest?]>('resume');
 
+// The same controls as signals, under the same names, so that they can be sent to many
+// deliveries at once: temporal workflow signal --query 'HeraldStatus="scheduled"' --name pause
+// A signal that does not apply (say, a reschedule once sending has started) is ignored.
+export const rescheduleSignal = defineSignal<[RescheduleRequest]>('reschedule');
+export const sendNowSignal = defineSignal<[ControlRequest?]>('sendNow');
+export const pauseSignal = defineSignal<[ControlRequest?]>('pause');
+export const resumeSignal = defineSignal<[ControlRequest?]>('resume');
+
 export const CONTROL_NAMES = ['reschedule', 'sendNow', 'pause', 'resume'] as const;
 export type ControlName = (typeof CONTROL_NAMES)[number];

@@ -22,13 +22,18 @@ import {
 } from '../shared';
 import {
   cancelRequestedSignal,
+  pauseSignal,
   pauseUpdate,
+  rescheduleSignal,
   rescheduleUpdate,
+  resumeSignal,
   resumeUpdate,
+  sendNowSignal,
   sendNowUpdate,
   stateQuery,
   type ControlRequest,
   type DeliveryState,
+  type RescheduleRequest,
 } from './definitions';
 
 const DEFAULT_ACTOR = 'temporal';
@@ -108,68 +113,80 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
   setHandler(cancelRequestedSignal, (req) => {
     cancelRequest = req;
   });
-  setHandler(
-    rescheduleUpdate,
-    (req) => {
-      state.sendAt = req.sendAt;
-      sendNow = false;
-      pendingEvents.push({ type: 'email.rescheduled', actor: req.actor ?? DEFAULT_ACTOR, reason: req.reason, sendAt: req.sendAt });
-      return state;
-    },
-    {
-      validator: (req) => {
-        notDone();
-        if (state.phase !== 'waiting' || firstAttemptDone) {
-          throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has started; nothing to reschedule' });
-        }
+  // Each control: a validator (refuses what does not apply) and the change itself. Updates run
+  // the validator and report its refusal; signals run it and ignore what does not apply.
+  const mustBeWaiting = () => {
+    notDone();
+    if (state.phase !== 'waiting' || firstAttemptDone) {
+      throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has already started' });
+    }
+  };
+  const controls = {
+    reschedule: {
+      validate(req?: RescheduleRequest) {
+        mustBeWaiting();
         if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
           throw ApplicationFailure.create({ type: 'InvalidSendAt', message: 'sendAt must be an ISO date-time' });
         }
       },
-    },
-  );
-  setHandler(
-    sendNowUpdate,
-    (req) => {
-      sendNow = true;
-      pendingEvents.push({ type: 'email.send_now', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
-      return state;
-    },
-    {
-      validator: (_req?: ControlRequest) => {
-        notDone();
-        if (state.phase !== 'waiting' || firstAttemptDone) {
-          throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has already started' });
-        }
+      apply(req?: RescheduleRequest) {
+        state.sendAt = req!.sendAt;
+        sendNow = false;
+        pendingEvents.push({ type: 'email.rescheduled', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason, sendAt: req!.sendAt });
       },
     },
-  );
-  setHandler(
-    pauseUpdate,
-    (req) => {
-      if (!state.paused) {
+    sendNow: {
+      validate: (_req?: ControlRequest) => mustBeWaiting(),
+      apply(req?: ControlRequest) {
+        sendNow = true;
+        pendingEvents.push({ type: 'email.send_now', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
+      },
+    },
+    pause: {
+      validate: (_req?: ControlRequest) => notDone(),
+      apply(req?: ControlRequest) {
+        if (state.paused) return;
         state.paused = true;
         pausedSince = Date.now();
         pendingEvents.push({ type: 'email.paused', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
         // Stops the retries (an attempt under way still finishes and is recorded).
         attempts?.cancel();
-      }
-      return state;
+      },
     },
-    { validator: notDone },
-  );
-  setHandler(
-    resumeUpdate,
-    (req) => {
-      if (state.paused) {
+    resume: {
+      validate: (_req?: ControlRequest) => notDone(),
+      apply(req?: ControlRequest) {
+        if (!state.paused) return;
         state.paused = false;
         pausedMs += Date.now() - pausedSince;
         pendingEvents.push({ type: 'email.resumed', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
-      }
-      return state;
+      },
     },
-    { validator: notDone },
-  );
+  };
+  const asSignal =
+    <T>(control: { validate(req?: T): void; apply(req?: T): void }) =>
+    (req?: T) => {
+      try {
+        control.validate(req);
+      } catch {
+        return; // does not apply any more; nothing to change
+      }
+      control.apply(req);
+    };
+  const asUpdate =
+    <T>(control: { apply(req?: T): void }) =>
+    (req?: T) => {
+      control.apply(req);
+      return state;
+    };
+  setHandler(rescheduleUpdate, asUpdate(controls.reschedule), { validator: controls.reschedule.validate });
+  setHandler(sendNowUpdate, asUpdate(controls.sendNow), { validator: controls.sendNow.validate });
+  setHandler(pauseUpdate, asUpdate(controls.pause), { validator: controls.pause.validate });
+  setHandler(resumeUpdate, asUpdate(controls.resume), { validator: controls.resume.validate });
+  setHandler(rescheduleSignal, asSignal(controls.reschedule));
+  setHandler(sendNowSignal, asSignal(controls.sendNow));
+  setHandler(pauseSignal, asSignal(controls.pause));
+  setHandler(resumeSignal, asSignal(controls.resume));
 
   /** The status an unpaused, unfinished email has in the phase it is in. */
   const restingStatus = (): EmailStatus =>

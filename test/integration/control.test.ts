@@ -243,6 +243,54 @@ describe('pause and resume', () => {
   });
 });
 
+describe('many at once, by query (temporal CLI batch)', () => {
+  async function untilVisible(query: string, count: number) {
+    for (let i = 0; i < 50; i++) {
+      const { count: n } = await h.client.workflow.count(query);
+      if (n === count) return;
+      await sleep(200);
+    }
+    throw new Error(`visibility never showed ${count} for ${query}`);
+  }
+
+  test('pause many with a signal by query, then cancel many by query', async () => {
+    const tag = `batch-${randomUUID().slice(0, 8)}`;
+    const ids = [
+      await submit(validEmail({ to: ['batch1@example.org'], sendAt: inAnHour(), metadata: { tags: [tag] } })),
+      await submit(validEmail({ to: ['batch2@example.org'], sendAt: inAnHour(), metadata: { tags: [tag] } })),
+    ];
+    const query = `HeraldTags="${tag}" AND HeraldStatus="scheduled"`;
+    await untilVisible(query, 2);
+
+    await temporalCliOk(['workflow', 'signal', '--query', query, '--name', 'pause', '--input', '{"actor":"ops"}', '--reason', 'hold campaign', '--yes']);
+    for (const id of ids) await h.waitForStatus(id, ['paused']);
+
+    await untilVisible(`HeraldTags="${tag}" AND HeraldStatus="paused"`, 2);
+    await temporalCliOk(['workflow', 'cancel', '--query', `HeraldTags="${tag}" AND HeraldStatus="paused"`, '--reason', 'campaign stopped', '--yes']);
+    for (const id of ids) {
+      const email = await h.waitForStatus(id, ['cancelled']);
+      expect(email.statusChangedBy).toBe('temporal');
+    }
+    expect(h.smtp.rcptCalls.filter((a) => a.startsWith('batch'))).toEqual([]);
+  });
+
+  test('a signal that does not apply is ignored: reschedule once retrying', async () => {
+    h.smtp.onRcpt = (address) => (address === 'late-signal@example.org' ? { code: 451, message: '4.3.0 later' } : undefined);
+    const id = await submit(validEmail({ to: ['late-signal@example.org'] }));
+    await h.waitForStatus(id, ['retrying']);
+    await temporalCliOk(['workflow', 'signal', '--workflow-id', `email-${id}`, '--name', 'reschedule', '--input', JSON.stringify({ sendAt: inAnHour() })]);
+    // The same through an update is refused with the reason.
+    const update = await action(id, 'reschedule', { sendAt: inAnHour() });
+    expect(update.status).toBe(409);
+    expect(update.body.title).toMatch(/already started/);
+    const state: any = await h.client.workflow.getHandle(`email-${id}`).query('state');
+    expect(state).toMatchObject({ phase: 'retrying', paused: false });
+    expect(state.sendAt).toBeUndefined();
+    expect((await h.getEmail(id)).sendAt).toBeNull();
+    expect((await action(id, 'cancel')).status).toBe(200);
+  });
+});
+
 describe('re-drive', () => {
   test('a failed email is sent again as a new attempt with the same Message-ID', async () => {
     h.smtp.onRcpt = (address) => (address === 'redrive@example.org' ? { code: 550, message: '5.2.1 mailbox disabled' } : undefined);
