@@ -228,6 +228,7 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
         if (isCancellation(err) || isNonRetryable(err)) throw err;
         firstAttemptDone = true;
         state.lastFailure = failureMessage(err);
+        state.phase = 'retrying';
         setStatus('retrying');
         await sleep(policy.initialIntervalMs);
       }
