@@ -41,6 +41,9 @@ const EnvSchema = z.object({
 
 export type Config = ReturnType<typeof parseConfig>;
 
+/** Every environment variable Herald reads. */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
+
 export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
