@@ -1,8 +1,10 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createSql } from '../db/sql';
 import { createTransportRegistry } from '../smtp/transports';
 import { createHeraldWorker } from '../worker/create-worker';
+import { ensureOrphanSweepSchedule } from '../temporal/orphan-sweep-schedule';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after stop() or a fatal error). */
@@ -17,8 +19,13 @@ export async function startWorker(config: Config, temporalAddress: string, gatew
     attemptTimeoutMs: config.policy.attemptTimeoutMs,
   });
   const connection = await NativeConnection.connect({ address: temporalAddress });
+  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  await ensureOrphanSweepSchedule(client, config.temporal.taskQueue);
   const worker = await createHeraldWorker({
     connection,
+    client,
+    policy: config.policy,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     sql,
@@ -30,6 +37,7 @@ export async function startWorker(config: Config, temporalAddress: string, gatew
   const done = worker.run().finally(async () => {
     transports.closeAll();
     await connection.close();
+    await clientConnection.close();
     await sql.end({ timeout: 5 });
   });
   return {

@@ -1,13 +1,21 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createReconcileActivities } from '../activities/reconcile';
+import { createDeliveries } from '../temporal/deliveries';
+import type { DeliveryPolicy } from '../shared';
 import { createDeliveryStore } from '../db/delivery-store';
 import type { Sql } from '../db/sql';
 import type { TransportRegistry } from '../smtp/transports';
 
 export interface HeraldWorkerOptions {
   connection: NativeConnection;
+  /** For the orphan sweep, which looks up and starts delivery workflows. */
+  client: Client;
+  /** The policy given to deliveries the orphan sweep starts. */
+  policy: DeliveryPolicy;
   namespace: string;
   taskQueue: string;
   sql: Sql;
@@ -33,11 +41,15 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...workflowSource,
-    activities: createActivities({
-      store: createDeliveryStore(opts.sql),
-      transports: opts.transports,
-      gatewayUrl: opts.gatewayUrl,
-    }),
+    activities: {
+      ...createActivities({ store: createDeliveryStore(opts.sql), transports: opts.transports, gatewayUrl: opts.gatewayUrl }),
+      ...createReconcileActivities({
+        sql: opts.sql,
+        client: opts.client,
+        deliveries: createDeliveries(opts.client, opts.taskQueue),
+        policy: opts.policy,
+      }),
+    },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,
     // A stopping worker lets attempts under way finish (SMTP timeouts are shorter than this).

@@ -1,1 +1,2 @@
 export { deliverEmail } from './deliver-email';
+export { reconcileOrphans } from './reconcile-orphans';

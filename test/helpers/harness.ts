@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, t
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
 import { createActivities } from '../../src/activities';
+import { createReconcileActivities } from '../../src/activities/reconcile';
 import { createDeliveryStore } from '../../src/db/delivery-store';
 import { createSql, type Sql } from '../../src/db/sql';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
@@ -72,7 +73,10 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
     connection: nativeConnection,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ store: createDeliveryStore(sql), transports, gatewayUrl: smtp.url }),
+    activities: {
+      ...createActivities({ store: createDeliveryStore(sql), transports, gatewayUrl: smtp.url }),
+      ...createReconcileActivities({ sql, client, deliveries: createDeliveries(client, taskQueue), policy }),
+    },
   });
   const running = worker.run();
 

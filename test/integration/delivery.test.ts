@@ -150,7 +150,7 @@ test('gateway down, then back: retried until delivered', async () => {
 });
 
 test('gives up after the give-up time and ends failed', async () => {
-  const short = await createHarness({ policy: { giveUpAfterMs: 1500, initialIntervalMs: 200, maximumIntervalMs: 300 } });
+  const short = await createHarness({ policy: { giveUpAfterMs: 4000, initialIntervalMs: 200, maximumIntervalMs: 300 } });
   try {
     short.smtp.onRcpt = () => ({ code: 421, message: '4.7.0 Service not available' });
     const res = await short.post(validEmail({ to: ['never@example.org'] }));

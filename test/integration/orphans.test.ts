@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { createEmailStore } from '../../src/db/email-store';
+import { UNACKNOWLEDGED_REASON } from '../../src/activities/reconcile';
+import { ensureOrphanSweepSchedule } from '../../src/temporal/orphan-sweep-schedule';
+import { workflowIdFor } from '../../src/shared';
+import { createHarness, validEmail, type Harness } from '../helpers/harness';
+
+// The API stores an email, then starts its workflow. An API that dies between the two leaves a
+// row without a workflow; the orphan sweep (a Temporal Schedule) finds and settles it.
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+/** Stores an email the way the API does, without starting its workflow, ten minutes ago. */
+async function orphan(to: string, idempotencyKey?: string) {
+  const id = randomUUID();
+  await createEmailStore(h.sql).insert({
+    id,
+    tenantId: 'default',
+    workflowId: workflowIdFor(id),
+    messageId: `<${id}@test.herald>`,
+    from: { address: 'sender@herald.test' },
+    subject: 'orphan',
+    content: { to: [{ address: to }], cc: [], bcc: [], replyTo: [], text: 'hi', headers: {} },
+    attachments: [],
+    metadata: {},
+    tags: [],
+    idempotencyKey,
+    requestHash: 'x',
+  });
+  await h.sql`update emails set created_at = now() - interval '10 minutes' where id = ${id}`;
+  return id;
+}
+
+test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live deliveries alone', async () => {
+  const keyed = await orphan('keyed-orphan@example.org', randomUUID());
+  const unkeyed = await orphan('unkeyed-orphan@example.org');
+  // A live scheduled delivery that merely looks stale in PostgreSQL.
+  const res = await h.post(validEmail({ to: ['live@example.org'], sendAt: new Date(Date.now() + 3_600_000).toISOString() }));
+  const { id: live } = (await res.json()) as any;
+  await h.sql`update emails set created_at = now() - interval '10 minutes', send_at = now() - interval '10 minutes' where id = ${live}`;
+
+  const result = await h.client.workflow.execute('reconcileOrphans', {
+    taskQueue: h.taskQueue,
+    workflowId: `sweep-${randomUUID()}`,
+    args: [{ graceMs: 60_000, limit: 100 }],
+  });
+  expect(result).toEqual({ checked: 3, started: 1, cancelled: 1 });
+
+  const delivered = await h.waitForStatus(keyed, ['sent']);
+  expect(h.smtp.byMessageId(delivered.messageId)).toHaveLength(1);
+  const events = ((await (await h.app.request(`/v1/emails/${keyed}/events`)).json()) as any).data.map((e: any) => e.type);
+  expect(events).toEqual(['email.accepted', 'email.recovered', 'attempt.sent', 'email.sent']);
+
+  expect(await h.getEmail(unkeyed)).toMatchObject({ status: 'cancelled', statusChangedBy: 'herald', statusReason: UNACKNOWLEDGED_REASON });
+  expect(h.smtp.rcptCalls).not.toContain('unkeyed-orphan@example.org');
+  expect((await h.getEmail(live)).status).toBe('scheduled');
+  await h.app.request(`/v1/emails/${live}/cancel`, { method: 'POST' });
+});
+
+test('the schedule is created once, every five minutes', async () => {
+  const taskQueue = `sweep-${randomUUID()}`;
+  await ensureOrphanSweepSchedule(h.client, taskQueue);
+  await ensureOrphanSweepSchedule(h.client, taskQueue); // idempotent
+  const handle = h.client.schedule.getHandle('herald-orphan-sweep');
+  try {
+    const description = await handle.describe();
+    expect(description.spec.intervals?.[0]?.every).toBe(5 * 60_000);
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileOrphans', taskQueue });
+  } finally {
+    await handle.delete();
+  }
+});
