@@ -162,7 +162,8 @@ export function createDeliveryStore(sql: Sql) {
         const [{ accepted }] = await tx<Array<{ accepted: number }>>`
           select count(*)::int as accepted from email_recipients where email_id = ${emailId} and status = 'accepted'`;
         const status: EmailStatus = accepted > 0 ? 'sent' : 'failed';
-        await tx`update emails set status = ${status}, status_reason = ${reason},
+        // A give-up by timeout says nothing of SMTP: keep the last attempt's error beside it.
+        await tx`update emails set status = ${status}, status_reason = ${reason} || coalesce('; last error: ' || last_error, ''),
           sent_at = case when ${status} = 'sent' then now() else sent_at end where id = ${emailId}`;
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, ${'email.' + status}, 'workflow', ${tx.json({ reason })})`;

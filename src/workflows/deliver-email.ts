@@ -8,6 +8,7 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  TimeoutFailure,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -64,14 +65,248 @@ function sender(policy: DeliveryPolicy, retry: { maximumAttempts?: number; sched
   });
 }
 
+/** The most telling message: the last SMTP reply rather than "activity timed out". */
 function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
+  let deepest: unknown = err;
+  while (deepest instanceof Error && deepest.cause instanceof Error) deepest = deepest.cause;
+  if (deepest instanceof TimeoutFailure && err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return deepest instanceof Error ? deepest.message : String(deepest);
 }
 
 function isNonRetryable(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure && (cause.nonRetryable || NON_RETRYABLE_ERROR_TYPES.includes(cause.type ?? ''));
+}
+
+type Control<T> = { validate(req?: T): void; apply(req?: T): void };
+
+interface PendingEvent {
+  type: string;
+  actor: string;
+  reason?: string;
+  sendAt?: string;
+}
+
+/**
+ * The state and the steps of one delivery. deliverEmail wires it to Temporal: its controls
+ * become updates and signals, its state the `state` query.
+ */
+class Delivery {
+  readonly state: DeliveryState;
+  cancelRequest: ControlRequest | undefined;
+  private sendNow = false;
+  private firstAttemptDone = false;
+  private retryStartedAt = 0;
+  private pausedSince = 0;
+  private pausedMs = 0;
+  /** The running attempts, cancelled by a pause. */
+  private attempts: CancellationScope | undefined;
+  /** Control changes not yet written to PostgreSQL, written in order by the main flow. */
+  private readonly pendingEvents: PendingEvent[] = [];
+  private readonly bookkeeping = bookkeeping();
+
+  constructor(private readonly input: DeliverEmailInput) {
+    this.state = {
+      emailId: input.emailId,
+      status: input.sendAt ? 'scheduled' : 'queued',
+      sendAt: input.sendAt,
+      paused: false,
+      phase: 'waiting',
+    };
+  }
+
+  setStatus(status: EmailStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: SA.status, value: status }]);
+  }
+
+  // Controls: a validator that refuses what does not apply, and the change itself.
+
+  private notDone(): void {
+    if (this.state.phase === 'done') {
+      throw ApplicationFailure.create({ type: 'DeliveryFinished', message: `email is already ${this.state.status}` });
+    }
+  }
+
+  private mustBeWaiting(): void {
+    this.notDone();
+    if (this.state.phase !== 'waiting' || this.firstAttemptDone) {
+      throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has already started' });
+    }
+  }
+
+  private record(type: string, req: ControlRequest | undefined, sendAt?: string): void {
+    this.pendingEvents.push({ type, actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason, sendAt });
+  }
+
+  readonly reschedule: Control<RescheduleRequest> = {
+    validate: (req) => {
+      this.mustBeWaiting();
+      if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
+        throw ApplicationFailure.create({ type: 'InvalidSendAt', message: 'sendAt must be an ISO date-time' });
+      }
+    },
+    apply: (req) => {
+      this.state.sendAt = req!.sendAt;
+      this.sendNow = false;
+      this.record('email.rescheduled', req, req!.sendAt);
+    },
+  };
+
+  readonly releaseNow: Control<ControlRequest> = {
+    validate: () => this.mustBeWaiting(),
+    apply: (req) => {
+      this.sendNow = true;
+      this.record('email.send_now', req);
+    },
+  };
+
+  readonly pause: Control<ControlRequest> = {
+    validate: () => this.notDone(),
+    apply: (req) => {
+      if (this.state.paused) return;
+      this.state.paused = true;
+      this.pausedSince = Date.now();
+      this.record('email.paused', req);
+      // Stops the retries (an attempt under way still finishes and is recorded).
+      this.attempts?.cancel();
+    },
+  };
+
+  readonly resume: Control<ControlRequest> = {
+    validate: () => this.notDone(),
+    apply: (req) => {
+      if (!this.state.paused) return;
+      this.state.paused = false;
+      this.pausedMs += Date.now() - this.pausedSince;
+      this.record('email.resumed', req);
+    },
+  };
+
+  /** The status an unpaused, unfinished email has in the phase it is in. */
+  private restingStatus(): EmailStatus {
+    if (this.firstAttemptDone) return 'retrying';
+    return this.state.sendAt && Date.parse(this.state.sendAt) > Date.now() && !this.sendNow ? 'scheduled' : 'queued';
+  }
+
+  /** Writes control events to PostgreSQL, each with the status it leaves the email in. */
+  async flushEvents(): Promise<void> {
+    while (this.pendingEvents.length > 0) {
+      const event = this.pendingEvents.shift()!;
+      // Once delivered or failed, a late control is only written to the timeline.
+      const status = this.state.phase === 'done' ? undefined : this.state.paused ? 'paused' : this.restingStatus();
+      await this.bookkeeping.recordChange(this.input.emailId, {
+        status,
+        sendAt: event.sendAt,
+        actor: event.actor,
+        event: event.type,
+        data: { reason: event.reason ?? null },
+      });
+      if (status) this.setStatus(status);
+    }
+  }
+
+  /** Returns once the email is due and not paused; records every control change on the way. */
+  private async waitUntilDue(): Promise<void> {
+    for (;;) {
+      await this.flushEvents();
+      if (this.state.paused) {
+        await condition(() => !this.state.paused || this.pendingEvents.length > 0);
+        continue;
+      }
+      const { sendAt } = this.state;
+      if (this.firstAttemptDone || this.sendNow || !sendAt || Date.parse(sendAt) <= Date.now()) return;
+      await condition(() => this.state.paused || this.sendNow || this.pendingEvents.length > 0, Date.parse(sendAt) - Date.now());
+    }
+  }
+
+  /** The first attempt at once; after a transient failure, the RetryPolicy until the give-up time. */
+  private async runAttempts(): Promise<SendOutcome> {
+    const { emailId, policy } = this.input;
+    if (!this.firstAttemptDone) {
+      this.state.phase = 'first-attempt';
+      this.setStatus('sending');
+      this.retryStartedAt = Date.now();
+      try {
+        return await sender(policy, { maximumAttempts: 1 }, 'SMTP: first attempt').sendEmail(emailId);
+      } catch (err) {
+        if (isCancellation(err) || isNonRetryable(err)) throw err;
+        this.firstAttemptDone = true;
+        this.state.lastFailure = failureMessage(err);
+        this.state.phase = 'retrying';
+        this.setStatus('retrying');
+        await sleep(policy.initialIntervalMs);
+      }
+    }
+    this.state.phase = 'retrying';
+    this.setStatus('retrying');
+    // Paused time does not count against the give-up time.
+    const remaining = policy.giveUpAfterMs - (Date.now() - this.retryStartedAt - this.pausedMs);
+    this.state.retryBudgetMs = remaining;
+    if (remaining <= 0) {
+      throw ApplicationFailure.create({ type: 'GaveUp', message: `gave up after ${policy.giveUpAfterMs} ms: ${this.state.lastFailure}` });
+    }
+    return await sender(policy, { scheduleToCloseMs: remaining }, 'SMTP: attempts under the retry policy').sendEmail(emailId);
+  }
+
+  /** Waits, attempts, and goes back to waiting whenever a pause interrupts the attempts. */
+  async deliver(): Promise<SendOutcome> {
+    for (;;) {
+      await this.waitUntilDue();
+      this.attempts = new CancellationScope();
+      try {
+        return await this.attempts.run(() => this.runAttempts());
+      } catch (err) {
+        // A pause (not a workflow cancel) cancelled the attempts: wait for the resume.
+        if (isCancellation(err) && this.state.paused && !CancellationScope.current().consideredCancelled) {
+          this.state.phase = 'waiting';
+          continue;
+        }
+        throw err;
+      } finally {
+        this.attempts = undefined;
+      }
+    }
+  }
+
+  /** Records a cancellation unless the gateway already has the message; returns the status. */
+  async cancelled(): Promise<EmailStatus> {
+    const req = this.cancelRequest;
+    const status = await CancellationScope.nonCancellable(() =>
+      this.bookkeeping.cancelEmail(this.input.emailId, req?.actor ?? DEFAULT_ACTOR, req?.reason ?? 'workflow cancelled'),
+    );
+    this.state.phase = 'done';
+    this.setStatus(status);
+    return status;
+  }
+
+  /** Records that delivery failed for good (or partly, when some recipients were accepted). */
+  async undelivered(err: unknown): Promise<EmailStatus> {
+    this.state.lastFailure = failureMessage(err);
+    const status = await this.bookkeeping.finishUndelivered(this.input.emailId, this.state.lastFailure);
+    this.state.phase = 'done';
+    this.setStatus(status);
+    return status;
+  }
+}
+
+function asUpdate<T>(delivery: Delivery, control: Control<T>) {
+  return (req?: T) => {
+    control.apply(req);
+    return delivery.state;
+  };
+}
+
+/** A signal cannot answer: one that does not apply any more is ignored. */
+function asSignal<T>(control: Control<T>) {
+  return (req?: T) => {
+    try {
+      control.validate(req);
+    } catch {
+      return;
+    }
+    control.apply(req);
+  };
 }
 
 /**
@@ -82,211 +317,37 @@ function isNonRetryable(err: unknown): boolean {
  * Temporal keeps the timers, the retries and this state across crashes.
  */
 export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcome> {
-  const { emailId, policy } = input;
-  const state: DeliveryState = {
-    emailId,
-    status: input.sendAt ? 'scheduled' : 'queued',
-    sendAt: input.sendAt,
-    paused: false,
-    phase: 'waiting',
-  };
-  const { finishUndelivered, cancelEmail, recordChange } = bookkeeping();
-  let cancelRequest: ControlRequest | undefined;
-  let sendNow = false;
-  let firstAttemptDone = false;
-  let retryStartedAt = 0;
-  let pausedSince = 0;
-  let pausedMs = 0;
-  let attempts: CancellationScope | undefined;
-  /** Control changes not yet written to PostgreSQL, written in order by the main flow. */
-  const pendingEvents: Array<{ type: string; actor: string; reason?: string; sendAt?: string }> = [];
-
-  const setStatus = (status: EmailStatus) => {
-    state.status = status;
-    upsertSearchAttributes([{ key: SA.status, value: status }]);
-  };
-  const notDone = (_req?: ControlRequest) => {
-    if (state.phase === 'done') throw ApplicationFailure.create({ type: 'DeliveryFinished', message: `email is already ${state.status}` });
-  };
-
-  setHandler(stateQuery, () => state);
+  const delivery = new Delivery(input);
+  setHandler(stateQuery, () => delivery.state);
   setHandler(cancelRequestedSignal, (req) => {
-    cancelRequest = req;
+    delivery.cancelRequest = req;
   });
-  // Each control: a validator (refuses what does not apply) and the change itself. Updates run
-  // the validator and report its refusal; signals run it and ignore what does not apply.
-  const mustBeWaiting = () => {
-    notDone();
-    if (state.phase !== 'waiting' || firstAttemptDone) {
-      throw ApplicationFailure.create({ type: 'AlreadySending', message: 'delivery has already started' });
-    }
-  };
-  const controls = {
-    reschedule: {
-      validate(req?: RescheduleRequest) {
-        mustBeWaiting();
-        if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
-          throw ApplicationFailure.create({ type: 'InvalidSendAt', message: 'sendAt must be an ISO date-time' });
-        }
-      },
-      apply(req?: RescheduleRequest) {
-        state.sendAt = req!.sendAt;
-        sendNow = false;
-        pendingEvents.push({ type: 'email.rescheduled', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason, sendAt: req!.sendAt });
-      },
-    },
-    sendNow: {
-      validate: (_req?: ControlRequest) => mustBeWaiting(),
-      apply(req?: ControlRequest) {
-        sendNow = true;
-        pendingEvents.push({ type: 'email.send_now', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
-      },
-    },
-    pause: {
-      validate: (_req?: ControlRequest) => notDone(),
-      apply(req?: ControlRequest) {
-        if (state.paused) return;
-        state.paused = true;
-        pausedSince = Date.now();
-        pendingEvents.push({ type: 'email.paused', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
-        // Stops the retries (an attempt under way still finishes and is recorded).
-        attempts?.cancel();
-      },
-    },
-    resume: {
-      validate: (_req?: ControlRequest) => notDone(),
-      apply(req?: ControlRequest) {
-        if (!state.paused) return;
-        state.paused = false;
-        pausedMs += Date.now() - pausedSince;
-        pendingEvents.push({ type: 'email.resumed', actor: req?.actor ?? DEFAULT_ACTOR, reason: req?.reason });
-      },
-    },
-  };
-  const asSignal =
-    <T>(control: { validate(req?: T): void; apply(req?: T): void }) =>
-    (req?: T) => {
-      try {
-        control.validate(req);
-      } catch {
-        return; // does not apply any more; nothing to change
-      }
-      control.apply(req);
-    };
-  const asUpdate =
-    <T>(control: { apply(req?: T): void }) =>
-    (req?: T) => {
-      control.apply(req);
-      return state;
-    };
-  setHandler(rescheduleUpdate, asUpdate(controls.reschedule), { validator: controls.reschedule.validate });
-  setHandler(sendNowUpdate, asUpdate(controls.sendNow), { validator: controls.sendNow.validate });
-  setHandler(pauseUpdate, asUpdate(controls.pause), { validator: controls.pause.validate });
-  setHandler(resumeUpdate, asUpdate(controls.resume), { validator: controls.resume.validate });
-  setHandler(rescheduleSignal, asSignal(controls.reschedule));
-  setHandler(sendNowSignal, asSignal(controls.sendNow));
-  setHandler(pauseSignal, asSignal(controls.pause));
-  setHandler(resumeSignal, asSignal(controls.resume));
+  // The same controls as validated updates (they answer) and as signals (they can be batched).
+  setHandler(rescheduleUpdate, asUpdate(delivery, delivery.reschedule), { validator: delivery.reschedule.validate });
+  setHandler(sendNowUpdate, asUpdate(delivery, delivery.releaseNow), { validator: delivery.releaseNow.validate });
+  setHandler(pauseUpdate, asUpdate(delivery, delivery.pause), { validator: delivery.pause.validate });
+  setHandler(resumeUpdate, asUpdate(delivery, delivery.resume), { validator: delivery.resume.validate });
+  setHandler(rescheduleSignal, asSignal(delivery.reschedule));
+  setHandler(sendNowSignal, asSignal(delivery.releaseNow));
+  setHandler(pauseSignal, asSignal(delivery.pause));
+  setHandler(resumeSignal, asSignal(delivery.resume));
 
-  /** The status an unpaused, unfinished email has in the phase it is in. */
-  const restingStatus = (): EmailStatus =>
-    firstAttemptDone ? 'retrying' : state.sendAt && Date.parse(state.sendAt) > Date.now() && !sendNow ? 'scheduled' : 'queued';
-
-  /** Writes control events to PostgreSQL, each with the status it leaves the email in. */
-  const flushEvents = async () => {
-    while (pendingEvents.length > 0) {
-      const event = pendingEvents.shift()!;
-      // Once delivered or failed, a late control is only written to the timeline.
-      const status = state.phase === 'done' ? undefined : state.paused ? 'paused' : restingStatus();
-      await recordChange(emailId, { status, sendAt: event.sendAt, actor: event.actor, event: event.type, data: { reason: event.reason ?? null } });
-      if (status) setStatus(status);
-    }
-  };
-
-  /** Returns once the email is due and not paused; records every control change on the way. */
-  const waitUntilDue = async () => {
-    for (;;) {
-      await flushEvents();
-      if (state.paused) {
-        await condition(() => !state.paused || pendingEvents.length > 0);
-        continue;
-      }
-      const due = firstAttemptDone || sendNow || !state.sendAt || Date.parse(state.sendAt) <= Date.now();
-      if (due) return;
-      await condition(() => state.paused || sendNow || pendingEvents.length > 0, Date.parse(state.sendAt!) - Date.now());
-    }
-  };
-
-  const runAttempts = async (): Promise<SendOutcome> => {
-    if (!firstAttemptDone) {
-      state.phase = 'first-attempt';
-      setStatus('sending');
-      retryStartedAt = Date.now();
-      try {
-        return await sender(policy, { maximumAttempts: 1 }, 'SMTP: first attempt').sendEmail(emailId);
-      } catch (err) {
-        if (isCancellation(err) || isNonRetryable(err)) throw err;
-        firstAttemptDone = true;
-        state.lastFailure = failureMessage(err);
-        state.phase = 'retrying';
-        setStatus('retrying');
-        await sleep(policy.initialIntervalMs);
-      }
-    }
-    state.phase = 'retrying';
-    setStatus('retrying');
-    const remaining = policy.giveUpAfterMs - (Date.now() - retryStartedAt - pausedMs);
-    state.retryBudgetMs = remaining;
-    if (remaining <= 0) {
-      throw ApplicationFailure.create({ type: 'GaveUp', message: `gave up after ${policy.giveUpAfterMs} ms: ${state.lastFailure}` });
-    }
-    return await sender(policy, { scheduleToCloseMs: remaining }, 'SMTP: attempts under the retry policy').sendEmail(emailId);
-  };
-
+  let outcome: SendOutcome;
   try {
-    let outcome: SendOutcome;
-    for (;;) {
-      await waitUntilDue();
-      attempts = new CancellationScope();
-      try {
-        outcome = await attempts.run(runAttempts);
-        break;
-      } catch (err) {
-        // A pause cancelled the attempts scope: wait for the resume and go on where we were.
-        if (isCancellation(err) && state.paused && !CancellationScope.current().consideredCancelled) {
-          state.phase = 'waiting';
-          continue;
-        }
-        throw err;
-      } finally {
-        attempts = undefined;
-      }
-    }
-    state.phase = 'done';
-    setStatus(outcome.status);
-    await flushEvents();
-    return outcome;
+    outcome = await delivery.deliver();
   } catch (err) {
-    if (isCancellation(err)) {
-      const actor = cancelRequest?.actor ?? DEFAULT_ACTOR;
-      const status = await CancellationScope.nonCancellable(() =>
-        cancelEmail(emailId, actor, cancelRequest?.reason ?? 'workflow cancelled'),
-      );
-      state.phase = 'done';
-      setStatus(status);
-      // The gateway had it before the cancel arrived: the email stays sent.
-      if (status === 'sent') return { status: 'sent', accepted: [], rejected: [], alreadySent: true };
-      throw err;
-    }
-    state.lastFailure = failureMessage(err);
-    const status = await finishUndelivered(emailId, state.lastFailure);
-    state.phase = 'done';
-    setStatus(status);
+    const status = isCancellation(err) ? await delivery.cancelled() : await delivery.undelivered(err);
+    // The gateway had it before the cancel or the give-up: the email stays sent.
     if (status === 'sent') return { status, accepted: [], rejected: [], alreadySent: true };
+    if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({
       type: DELIVERY_FAILED,
-      message: `email ${emailId} not delivered: ${state.lastFailure}`,
+      message: `email ${input.emailId} not delivered: ${delivery.state.lastFailure}`,
       nonRetryable: true,
     });
   }
+  delivery.state.phase = 'done';
+  delivery.setStatus(outcome.status);
+  await delivery.flushEvents();
+  return outcome;
 }
