@@ -115,6 +115,12 @@ class Delivery {
     };
   }
 
+  /** The state as a person should see it: a control's effect shows at once, before it is written. */
+  view(): DeliveryState {
+    if (this.state.phase === 'done' || this.state.phase === 'first-attempt') return this.state;
+    return { ...this.state, status: this.state.paused ? 'paused' : this.restingStatus() };
+  }
+
   setStatus(status: EmailStatus): void {
     this.state.status = status;
     upsertSearchAttributes([{ key: SA.status, value: status }]);
@@ -293,7 +299,7 @@ class Delivery {
 function asUpdate<T>(delivery: Delivery, control: Control<T>) {
   return (req?: T) => {
     control.apply(req);
-    return delivery.state;
+    return delivery.view();
   };
 }
 
@@ -318,7 +324,7 @@ function asSignal<T>(control: Control<T>) {
  */
 export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcome> {
   const delivery = new Delivery(input);
-  setHandler(stateQuery, () => delivery.state);
+  setHandler(stateQuery, () => delivery.view());
   setHandler(cancelRequestedSignal, (req) => {
     delivery.cancelRequest = req;
   });

@@ -221,7 +221,8 @@ describe('pause and resume', () => {
     await sleep(1500);
     expect((await h.getEmail(id)).status).toBe('paused');
     expect(h.smtp.rcptCalls).not.toContain('hold@example.org');
-    expect((await action(id, 'resume')).status).toBe(200);
+    const resumed = await action(id, 'resume');
+    expect(resumed).toMatchObject({ status: 200, body: { status: 'queued', paused: false } });
     await h.waitForStatus(id, ['sent']);
     expect(await eventTypes(id)).toEqual(['email.accepted', 'email.paused', 'email.resumed', 'attempt.sent', 'email.sent']);
   });

@@ -65,7 +65,7 @@ export function emailActionRoutes(deps: ApiDeps) {
     if (isTerminal(ref.status)) throw finished(ref.status);
     try {
       const state = await deps.deliveries.control(ref.workflow_id, name, { ...body, actor: API_ACTOR });
-      return c.json({ id: ref.id, status: state.paused ? 'paused' : state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
+      return c.json({ id: ref.id, status: state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         throw new Problem(409, 'not-applicable', err.cause?.message ?? err.message, { emailStatus: await currentStatus(ref.id) });
