@@ -31,6 +31,8 @@ export interface ScriptedSmtp {
   dataDelayMs: number;
   /** Answer the end of DATA; return undefined to accept. */
   onData?: (callIndex: number) => Reply | 'drop' | undefined;
+  /** Forget the hooks of the previous test: accept everything, at once. */
+  reset(): void;
   /** Stop listening (connections refused) until start() again. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -51,6 +53,11 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
     rcptCalls: [],
     dataCalls: 0,
     dataDelayMs: 0,
+    reset() {
+      self.onRcpt = undefined;
+      self.onData = undefined;
+      self.dataDelayMs = 0;
+    },
     async stop() {
       const s = server;
       server = undefined;

@@ -13,11 +13,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => {
-  h.smtp.onRcpt = undefined;
-  h.smtp.onData = undefined;
-  h.smtp.dataDelayMs = 0;
-});
+beforeEach(() => h.smtp.reset());
 
 const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,10 +10,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => {
-  h.smtp.onRcpt = undefined;
-  h.smtp.onData = undefined;
-});
+beforeEach(() => h.smtp.reset());
 
 async function submit(body: Record<string, unknown>) {
   const res = await h.post(body);
