@@ -22,6 +22,11 @@ import { typedSearchAttributesFor } from './search-attributes';
 
 export interface Deliveries {
   start(workflowId: string, input: DeliverEmailInput, summary: string): Promise<void>;
+  /**
+   * Waits (bounded) for the run to close. A failed email's status is written before its run
+   * ends, and the run's last step must not land on top of a re-drive.
+   */
+  waitUntilClosed(workflowId: string, timeoutMs?: number): Promise<void>;
   /** A new run for an email whose last run failed (same workflow id, same Message-ID). */
   redrive(workflowId: string, input: DeliverEmailInput, summary: string): Promise<void>;
   /** Asks for cancellation and waits (bounded) for the workflow to settle. */
@@ -55,10 +60,11 @@ export function createDeliveries(client: Client, taskQueue: string): Deliveries 
         throw err;
       }
     },
+    async waitUntilClosed(workflowId, timeoutMs = 10_000) {
+      const closed = client.workflow.getHandle(workflowId).result().catch(() => undefined);
+      await Promise.race([closed, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    },
     async redrive(workflowId, input, summary) {
-      // The failed run may still be closing (its status is written before it ends): let it.
-      const previous = client.workflow.getHandle(workflowId).result().catch(() => undefined);
-      await Promise.race([previous, new Promise((r) => setTimeout(r, 10_000).unref())]);
       await client.workflow.start(DELIVER_EMAIL_WORKFLOW, {
         ...options(workflowId, input, summary),
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,

@@ -118,6 +118,7 @@ export function emailActionRoutes(deps: ApiDeps) {
 }
 
 async function redrive(emails: EmailStore, deps: ApiDeps, ref: { id: string; workflow_id: string; tags: string[]; domains: string[] }, tenantId: string) {
+  await deps.deliveries.waitUntilClosed(ref.workflow_id);
   if (!(await emails.prepareRedrive(ref.id, API_ACTOR))) throw new Problem(409, 'not-failed', 'The email is no longer failed');
   try {
     await deps.deliveries.redrive(ref.workflow_id, redriveInput(ref, tenantId, deps.policy), `Re-drive of email ${ref.id}`);
