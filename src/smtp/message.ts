@@ -55,17 +55,49 @@ export function buildRawMessage(parts: MessageParts): Promise<Buffer> {
   });
 }
 
+// Which raw streams are tracked, and how to mark each one sent. nodemailer reads the raw input
+// eagerly into its own buffers as soon as the message is queued (a small message is read whole
+// before MAIL FROM), so the end of the input says nothing about the DATA phase. The stream that
+// is piped to the socket after the 354 reply is the last stage of nodemailer's own pipeline:
+// the `trackDataPhase` plugin (registered on every transport by transports.ts) appends a stage
+// there and marks the message when that stage has been read to its end.
+const tracked = new WeakMap<object, () => void>();
+
 /**
- * Wraps the raw message in a stream that reports when nodemailer has read all of it, that is
- * when the data (and the final dot right after) has gone to the gateway. An error after that
- * point leaves the outcome uncertain.
+ * Wraps the raw message in a stream that reports when nodemailer has sent all of it in the DATA
+ * phase, that is when the data (and the final dot right after) has gone to the gateway. An error
+ * after that point leaves the outcome uncertain; one before it (a cut at MAIL, RCPT or DATA) does
+ * not. Needs a transport with the `trackDataPhase` plugin.
  */
 export function trackedMessageStream(raw: Buffer): { stream: Readable; fullyRead: () => boolean } {
   let done = false;
   const stream = new PassThrough();
-  stream.on('end', () => {
+  stream.end(raw);
+  tracked.set(stream, () => {
     done = true;
   });
-  stream.end(raw);
   return { stream, fullyRead: () => done };
+}
+
+interface PluginMail {
+  data: { raw?: unknown };
+  message: { processFunc(fn: (input: Readable) => Readable): void };
+}
+
+/** nodemailer 'stream' plugin: see `tracked` above. */
+export function trackDataPhase(mail: PluginMail, callback: (err?: Error | null) => void): void {
+  const markSent = mail.data.raw && typeof mail.data.raw === 'object' ? tracked.get(mail.data.raw) : undefined;
+  if (markSent) {
+    mail.message.processFunc((input) => {
+      const last = new PassThrough();
+      // 'end' is emitted once the consumer (nodemailer's DATA stream) has read every byte.
+      last.once('end', markSent);
+      input.once('error', (err) => last.destroy(err));
+      last.once('close', () => {
+        if (!last.readableEnded) input.destroy();
+      });
+      return input.pipe(last);
+    });
+  }
+  callback();
 }

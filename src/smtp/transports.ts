@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Transporter, TransportOptions as NodemailerOptions } from 'nodemailer';
+import { trackDataPhase } from './message';
 
 export interface TransportOptions {
   maxConnections: number;
@@ -25,7 +26,11 @@ export function createTransportRegistry(options: TransportOptions): TransportReg
     get(gatewayUrl) {
       let transport = transports.get(gatewayUrl);
       if (!transport) {
-        transport = nodemailer.createTransport(gatewayUrl, {
+        // The options must sit in the one object with the URL: createTransport(url, options)
+        // would take them as message defaults and build an unpooled transport with nodemailer's
+        // own timeouts (10 min of socket inactivity).
+        transport = nodemailer.createTransport({
+          url: gatewayUrl,
           pool: true,
           maxConnections: options.maxConnections,
           maxMessages: 1000,
@@ -35,6 +40,8 @@ export function createTransportRegistry(options: TransportOptions): TransportReg
           socketTimeout,
           dnsTimeout: stepTimeout,
         } as NodemailerOptions);
+        // Lets trackedMessageStream tell a cut before DATA from one after the final dot.
+        transport.use('stream', trackDataPhase as never);
         transports.set(gatewayUrl, transport);
       }
       return transport;
