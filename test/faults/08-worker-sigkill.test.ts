@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { account, assertNothingLost } from './lib/accounting';
+import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { submitStream } from './lib/load';
+import { freePort } from '../../src/dev/temporal-dev-server';
+import { sleep } from './lib/proc';
+import { FaultStack, scenarioDir } from './lib/stack';
+
+// The worker process is killed with SIGKILL twice while it is sending, and started again. The
+// gateway (smtp-sink -W .:1) holds each message 1 s between the final dot and its reply, so
+// the kills land inside the RFC 1047 window. Everything is delivered; a message sent twice is
+// one whose interrupted attempt was closed 'uncertain' by the next attempt.
+
+const SLUG = '08-worker-sigkill';
+const EMAILS = 40;
+
+let stack: FaultStack | undefined;
+let sink: SinkGateway | undefined;
+
+beforeAll(async () => {
+  const dir = scenarioDir(SLUG);
+  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:1'] });
+  stack = await FaultStack.start({
+    slug: SLUG,
+    gatewayUrl: sink.url,
+    env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await sink?.close();
+});
+
+test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates only where an attempt was interrupted', async () => {
+  const startedAt = Date.now();
+  const kills = (async () => {
+    for (const at of [1500, 5000]) {
+      await sleep(Math.max(0, startedAt + at - Date.now()));
+      await stack!.killWorker('SIGKILL');
+      await stack!.startWorker();
+    }
+    return Date.now();
+  })();
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 100 });
+  const recoveredAt = await kills;
+  const report = await account(stack!, sink!, subs, {
+    slug: SLUG,
+    title: 'worker killed (SIGKILL) mid-sends, restarted',
+    peer: 'smtp-sink',
+    fault: 'worker SIGKILL at 1.5 s and 5 s, restarted at once; smtp-sink -W .:1 (1 s between final dot and reply); attempt timeout 6 s',
+    startedAt,
+    recoveredAt,
+    recoveryWindowMs: 60_000,
+  });
+
+  assertNothingLost(report);
+  expect(report.sent).toBe(EMAILS);
+  // The kills hit attempts under way: they are on record, closed 'uncertain' by the next attempt.
+  expect(report.interruptedAttempts).toBeGreaterThan(0);
+  for (const email of report.emails) {
+    expect(email.copies).toBeGreaterThanOrEqual(1);
+    // A second copy only inside the window: one interrupted ('uncertain') attempt per extra copy.
+    const uncertain = email.attempts.filter((a) => a.outcome === 'uncertain').length;
+    expect(email.copies - 1).toBeLessThanOrEqual(uncertain);
+    expect(email.attempts.at(-1)!.outcome).toBe('sent');
+  }
+});
