@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   EMAIL_NOT_SENDABLE,
   SMTP_PERMANENT_FAILURE,
@@ -43,22 +43,37 @@ export function createSendEmail({ store, transports, gatewayUrl }: SendDeps) {
       throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: `email ${emailId} is cancelled`, nonRetryable: true });
     }
     const pending = email.recipients.filter((r) => UNSENT.has(r.status)).map((r) => r.address);
-    if (email.status === 'sent' || pending.length === 0) return outcomeOf(email, true);
+    if (email.status === 'sent' || pending.length === 0) {
+      // The duplicate guard: nothing left to send. Make sure the status says so.
+      const outcome = outcomeOf(email, true);
+      if (email.status !== 'sent') await store.settle(emailId, outcome.status);
+      return outcome;
+    }
 
     const { attemptId } = await store.beginAttempt(emailId);
     const raw = await buildRawMessage(email);
     const tracked = trackedMessageStream(raw);
 
+    const ctx = Context.current();
+    // Tells Temporal this worker is alive while the message waits for a pooled connection or
+    // a slow gateway; a dead worker is then noticed within the heartbeat timeout.
+    const heartbeat = ctx.info.heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(), ctx.info.heartbeatTimeoutMs / 3) : undefined;
+    // Never send once Temporal has given up on this attempt: at its deadline the pool drops a
+    // message still waiting for a connection (and cuts one under way).
+    const deadline = AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000));
     let info: { accepted?: unknown[]; rejected?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
       info = await transports.get(gatewayUrl).sendMail({
         envelope: { from: email.from.address, to: pending },
         raw: tracked.stream,
+        signal: deadline,
       });
     } catch (error) {
       const failure = classifySmtpError(error, tracked.fullyRead());
       await recordFailure(store, email, attemptId, failure);
       throw toApplicationFailure(failure);
+    } finally {
+      clearInterval(heartbeat);
     }
 
     const replies = recipientRepliesOf(info.rejectedErrors as never);

@@ -105,12 +105,16 @@ export function createDeliveryStore(sql: Sql) {
     }): Promise<void> {
       const { emailId, attemptId, result, recipients, status } = args;
       await sql.begin(async (tx) => {
-        await tx`
+        const closed = await tx`
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
             error_code = ${result.errorCode ?? null}, error_message = ${result.errorMessage ?? null},
             accepted = ${result.accepted}, rejected = ${result.rejected}
-          where id = ${attemptId}`;
+          where id = ${attemptId} and finished_at is null
+          returning id`;
+        // A later attempt already closed this one as uncertain: that record stays, and what
+        // this attempt learnt late is written to the timeline (and to the recipients below).
+        const eventType = closed.length === 0 ? 'attempt.late' : 'attempt.' + result.outcome;
         if (recipients.length > 0) {
           const rows = recipients.map((r) => ({
             address: r.address,
@@ -125,24 +129,44 @@ export function createDeliveryStore(sql: Sql) {
               as u (address, status, smtp_code, smtp_response)
             where r.email_id = ${emailId} and r.address = u.address`;
         }
-        await tx`
-          update emails set status = ${status}, last_error = ${args.lastError ?? null},
-            sent_at = case when ${status} = 'sent' then now() else sent_at end
-          where id = ${emailId}`;
+        // A late attempt leaves the status to the attempt now under way.
+        if (closed.length > 0) {
+          await tx`
+            update emails set status = ${status}, last_error = ${args.lastError ?? null},
+              sent_at = case when ${status} = 'sent' then now() else sent_at end
+            where id = ${emailId}`;
+        }
         await tx`
           insert into email_events (email_id, type, actor, data)
-          values (${emailId}, ${'attempt.' + result.outcome}, 'worker', ${tx.json({
+          values (${emailId}, ${eventType}, 'worker', ${tx.json({
             attemptId,
+            outcome: result.outcome,
             status,
             smtpCode: result.smtpCode ?? null,
             errorCode: result.errorCode ?? null,
             accepted: result.accepted,
             rejected: result.rejected,
           })})`;
-        if (status === 'sent' || status === 'failed') {
+        if (closed.length > 0 && (status === 'sent' || status === 'failed')) {
           // The final status gets its own timeline entry.
           await tx`insert into email_events (email_id, type, actor, data)
             values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: args.lastError ?? null })})`;
+        }
+      });
+    },
+
+    /**
+     * Gives the final status to an email whose recipients all have their outcome already (an
+     * earlier, late attempt delivered it), unless it has one.
+     */
+    async settle(emailId: string, status: 'sent' | 'failed'): Promise<void> {
+      await sql.begin(async (tx) => {
+        const updated = await tx`update emails set status = ${status},
+            sent_at = case when ${status} = 'sent' then coalesce(sent_at, now()) else sent_at end
+          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning id`;
+        if (updated.length > 0) {
+          await tx`insert into email_events (email_id, type, actor, data)
+            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
         }
       });
     },

@@ -33,6 +33,19 @@ export interface SendOutcome {
   alreadySent: boolean;
 }
 
+/**
+ * Temporal's bound on one attempt. An attempt first waits for a pooled SMTP connection, then
+ * runs the SMTP transaction (bounded by attemptTimeoutMs through nodemailer's timeouts); the
+ * wait must not count as a failure, so Temporal allows for it. A dead worker is found sooner,
+ * by the heartbeat the attempt sends while it waits or sends.
+ */
+export function attemptTimeouts(policy: DeliveryPolicy): { startToCloseMs: number; heartbeatMs: number } {
+  return {
+    startToCloseMs: policy.attemptTimeoutMs * 4,
+    heartbeatMs: Math.min(30_000, Math.max(2_000, Math.floor(policy.attemptTimeoutMs / 2))),
+  };
+}
+
 export function workflowIdFor(emailId: string): string {
   return `email-${emailId}`;
 }

@@ -54,5 +54,8 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,
     // A stopping worker lets attempts under way finish (SMTP timeouts are shorter than this).
     shutdownGraceTime: '30 seconds',
+    // After a worker dies, its workflows' next tasks wait this long on its sticky queue before
+    // another worker takes them (the SDK's default, 10 s, slows recovery for nothing).
+    stickyQueueScheduleToStartTimeout: '3 seconds',
   });
 }

@@ -16,6 +16,7 @@ import {
   DELIVERY_FAILED,
   NON_RETRYABLE_ERROR_TYPES,
   SEARCH_ATTRIBUTE_KEYS as SA,
+  attemptTimeouts,
   type DeliverEmailInput,
   type DeliveryPolicy,
   type EmailStatus,
@@ -48,9 +49,11 @@ function bookkeeping() {
 }
 
 function sender(policy: DeliveryPolicy, retry: { maximumAttempts?: number; scheduleToCloseMs?: number }, summary: string) {
+  const timeouts = attemptTimeouts(policy);
   return proxyActivities<Activities>({
     summary,
-    startToCloseTimeout: policy.attemptTimeoutMs,
+    startToCloseTimeout: timeouts.startToCloseMs,
+    heartbeatTimeout: timeouts.heartbeatMs,
     scheduleToCloseTimeout: retry.scheduleToCloseMs,
     // An attempt under way is never abandoned: the workflow waits for its real outcome, so a
     // cancel or a pause cannot be recorded over a message the gateway has just accepted.

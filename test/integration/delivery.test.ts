@@ -162,6 +162,25 @@ test('gives up after the give-up time and ends failed', async () => {
   }
 });
 
+test('a slow gateway and a busy pool: waiting for a connection is not a failed attempt', async () => {
+  // Two pooled connections, 1.5 s per message, six emails: the last waits about 4.5 s for a
+  // connection, more than the 2 s SMTP bound of one attempt.
+  const slow = await createHarness({ policy: { attemptTimeoutMs: 2000 } });
+  try {
+    slow.smtp.dataDelayMs = 1500;
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(((await (await slow.post(validEmail({ to: [`queued${i}@example.org`] }))).json()) as any).id);
+    for (const id of ids) {
+      const email = await slow.waitForStatus(id, ['sent', 'failed']);
+      expect(email.status).toBe('sent');
+      expect(email.attempts.map((a: any) => a.outcome)).toEqual(['sent']);
+      expect(slow.smtp.byMessageId(email.messageId)).toHaveLength(1);
+    }
+  } finally {
+    await slow.close();
+  }
+});
+
 test('health and readiness', async () => {
   expect((await h.app.request('/healthz')).status).toBe(200);
   const ready = await h.app.request('/readyz');
