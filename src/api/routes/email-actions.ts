@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ApiDeps, ApiEnv } from '../app';
+import { isEmailId } from '../email-id';
 import { Problem, notFound, validationProblem } from '../problem';
 import { createEmailStore, type EmailStore } from '../../db/email-store';
 import { createDeliveryStore } from '../../db/delivery-store';
@@ -13,7 +14,6 @@ import { redriveInput } from '../delivery-input';
 // Steering one email (or many): cancel, reschedule, send now, pause, resume, re-drive.
 // Each goes to the email's workflow, exactly as the temporal CLI would send it.
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const API_ACTOR = 'api';
 
 const ReasonSchema = z.object({ reason: z.string().max(500).optional() }).strict();
@@ -49,7 +49,7 @@ export function emailActionRoutes(deps: ApiDeps) {
 
   async function refOr404(c: Context<ApiEnv>) {
     const id = c.req.param('id') ?? '';
-    const ref = UUID.test(id) ? await emails.findRef(c.get('tenantId'), id) : undefined;
+    const ref = isEmailId(id) ? await emails.findRef(c.get('tenantId'), id) : undefined;
     if (!ref) throw notFound('Email');
     return ref;
   }

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomUUID } from 'node:crypto';
 import type { ApiDeps, ApiEnv } from '../app';
+import { isEmailId } from '../email-id';
 import { Problem, notFound, validationProblem } from '../problem';
 import { CreateEmailSchema, messageSize } from '../email-schema';
 import { createEmailStore, requestHash } from '../../db/email-store';
@@ -10,7 +11,6 @@ import { toEmailView, toEventView, toListItemView } from '../views';
 import { deliverySummary } from '../delivery-input';
 import { ListQuerySchema, decodeCursor, encodeCursor } from '../list-query';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function emailRoutes(deps: ApiDeps) {
@@ -131,12 +131,12 @@ export function emailRoutes(deps: ApiDeps) {
     })
     .get('/:id/events', async (c) => {
       const id = c.req.param('id');
-      if (!UUID.test(id) || !(await emails.findRef(c.get('tenantId'), id))) throw notFound('Email');
+      if (!isEmailId(id) || !(await emails.findRef(c.get('tenantId'), id))) throw notFound('Email');
       return c.json({ data: (await emails.events(id)).map(toEventView) });
     })
     .get('/:id', async (c) => {
       const id = c.req.param('id');
-      if (!UUID.test(id)) throw notFound('Email');
+      if (!isEmailId(id)) throw notFound('Email');
       const found = await emails.findById(c.get('tenantId'), id);
       if (!found) throw notFound('Email');
       return c.json(toEmailView(found));
