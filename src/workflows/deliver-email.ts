@@ -234,7 +234,9 @@ class Delivery {
     const { emailId, policy } = this.input;
     if (!this.firstAttemptDone) {
       this.state.phase = 'first-attempt';
-      this.setStatus('sending');
+      // Not upserted: a first attempt lasts milliseconds, and each upsert costs the Temporal
+      // server 2-4 ms of CPU per email (BENCHMARKS.md). Search finds it queued, then sent.
+      this.state.status = 'sending';
       this.retryStartedAt = Date.now();
       try {
         return await sender(policy, { maximumAttempts: 1 }, 'SMTP: first attempt').sendEmail(emailId);
