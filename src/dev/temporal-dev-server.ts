@@ -13,6 +13,8 @@ export interface DevServerOptions {
   dbFile?: string;
   logFile?: string;
   headless?: boolean;
+  /** Replaces DEV_SERVER_TUNING (the benchmark compares settings with it). */
+  tuning?: readonly string[];
 }
 
 export interface DevServer {
@@ -22,9 +24,10 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-// Measured settings for the single-shard SQLite dev server (see BENCHMARKS.md when present):
-// WAL journaling and eager activity dispatch cut the round trips per email.
-const DEV_SERVER_TUNING = [
+// Measured settings for the single-shard SQLite dev server (BENCHMARKS.md, "What was tried"):
+// on B1 (one-activity workflows) WAL bought +75%, synchronous=normal +15% more and eager
+// activity dispatch +10-15% more; synchronous=off and GOGC=400 bought nothing.
+export const DEV_SERVER_TUNING: readonly string[] = [
   '--sqlite-pragma', 'journal_mode=wal',
   '--sqlite-pragma', 'synchronous=normal',
   '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
@@ -50,7 +53,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     args.push('--db-filename', opts.dbFile);
   }
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES)) args.push('--search-attribute', `${name}=${type}`);
-  args.push(...DEV_SERVER_TUNING);
+  args.push(...(opts.tuning ?? DEV_SERVER_TUNING));
 
   const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (opts.logFile) {
