@@ -1,10 +1,7 @@
-import path from 'node:path';
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
 import { sleep } from './lib/proc';
-import { FaultStack, scenarioDir } from './lib/stack';
+import { useSinkStack } from './lib/stack';
 
 // The worker process is killed with SIGKILL twice while it is sending, and started again. The
 // gateway (smtp-sink -W .:1) holds each message 1 s between the final dot and its reply, so
@@ -14,22 +11,9 @@ import { FaultStack, scenarioDir } from './lib/stack';
 const SLUG = '08-worker-sigkill';
 const EMAILS = 40;
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:1'] });
-  stack = await FaultStack.start({
-    slug: SLUG,
-    gatewayUrl: sink.url,
-    env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
+const scenario = useSinkStack(SLUG, {
+  sinkFlags: ['-W', '.:1'],
+  env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
 test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates only where an attempt was interrupted', async () => {
@@ -37,14 +21,14 @@ test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates
   const kills = (async () => {
     for (const at of [1500, 5000]) {
       await sleep(Math.max(0, startedAt + at - Date.now()));
-      await stack!.killWorker('SIGKILL');
-      await stack!.startWorker();
+      await scenario.stack.killWorker('SIGKILL');
+      await scenario.stack.startWorker();
     }
     return Date.now();
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 100 });
   const recoveredAt = await kills;
-  const report = await account(stack!, sink!, subs, {
+  const report = await account(scenario.stack, scenario.sink, subs, {
     slug: SLUG,
     title: 'worker killed (SIGKILL) mid-sends, restarted',
     peer: 'smtp-sink',

@@ -1,11 +1,8 @@
-import path from 'node:path';
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
 import { startCluster, stopCluster } from './lib/pg-cluster';
 import { sleep } from './lib/proc';
-import { FaultStack, scenarioDir } from './lib/stack';
+import { useSinkStack } from './lib/stack';
 
 // PostgreSQL crashes mid-burst (pg_ctl stop -m immediate: no checkpoint, WAL recovery at the
 // next start) and is started again 5 s later. The API answers 5xx meanwhile (the client
@@ -17,36 +14,23 @@ const SLUG = '10-postgres-restart';
 const EMAILS = 40;
 const DOWN_MS = 5000;
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:1'] });
-  stack = await FaultStack.start({
-    slug: SLUG,
-    gatewayUrl: sink.url,
-    env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
+const scenario = useSinkStack(SLUG, {
+  sinkFlags: ['-W', '.:1'],
+  env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
 test('PostgreSQL crashed and restarted mid-burst: nothing lost, nothing stuck', async () => {
   const startedAt = Date.now();
   const outage = (async () => {
     await sleep(2000);
-    stopCluster(stack!.pg, 'immediate');
+    stopCluster(scenario.stack.pg, 'immediate');
     await sleep(DOWN_MS);
-    await startCluster(stack!.pg);
+    await startCluster(scenario.stack.pg);
     return Date.now();
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
   const recoveredAt = await outage;
-  const report = await account(stack!, sink!, subs, {
+  const report = await account(scenario.stack, scenario.sink, subs, {
     slug: SLUG,
     title: 'PostgreSQL crashed and restarted',
     peer: 'smtp-sink',

@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { freePort, startTemporalDevServer, type DevServer } from '../../../src/dev/temporal-dev-server';
 import { clusterFromEnv, createDatabase, type PgCluster } from './pg-cluster';
 import { spawnLogged, type Proc } from './proc';
+import { startSmtpSink, type SinkGateway } from './gateways';
 
 // The whole of Herald as separate processes, as in production: the compiled API
 // (dist/bin/api.js) and worker (dist/bin/worker.js), a Temporal dev server with its SQLite file,
@@ -180,4 +181,29 @@ export class FaultStack {
     this.connection = undefined;
     this.client = undefined;
   }
+}
+
+/**
+ * The setup most scenarios share: a Postfix smtp-sink (with the scenario's flags) and the whole
+ * stack pointed at it, started before the file's tests and stopped after them.
+ */
+export function useSinkStack(slug: string, opts: { sinkFlags?: string[]; env?: Record<string, string> } = {}) {
+  const scenario: { stack?: FaultStack; sink?: SinkGateway } = {};
+  beforeAll(async () => {
+    const dir = scenarioDir(slug);
+    scenario.sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: opts.sinkFlags ?? [] });
+    scenario.stack = await FaultStack.start({ slug, gatewayUrl: scenario.sink.url, env: opts.env ?? {} });
+  });
+  afterAll(async () => {
+    await scenario.stack?.stop();
+    await scenario.sink?.close();
+  });
+  return {
+    get stack(): FaultStack {
+      return scenario.stack!;
+    },
+    get sink(): SinkGateway {
+      return scenario.sink!;
+    },
+  };
 }
