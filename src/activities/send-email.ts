@@ -60,7 +60,7 @@ export function createSendEmail({ store, transports, gatewayUrl }: SendDeps) {
     const heartbeat = ctx.info.heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(), ctx.info.heartbeatTimeoutMs / 3) : undefined;
     // Never send once Temporal has given up on this attempt: at its deadline the pool drops a
     // message still waiting for a connection (and cuts one under way).
-    const deadline = AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000));
+    const deadline = ctx.info.startToCloseTimeoutMs ? AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000)) : undefined;
     let info: { accepted?: unknown[]; rejected?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
       info = await transports.get(gatewayUrl).sendMail({
