@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { DEV_SERVER_TUNING, freePort, startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { startSmtpSink, type SmtpSink } from './sink';
+import { stopChild } from '../src/dev/stop-child';
 
 // The stack under test, each part its own process so CPU and memory are per process:
 // Temporal dev server (SQLite file, as `npm start` runs it), PostgreSQL database herald_bench_*,
@@ -107,11 +108,7 @@ export async function spawnNode(
     pid: child.pid!,
     exited,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child, exited);
     },
   };
   cleanups.push(() => handle.stop());
