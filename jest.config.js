@@ -5,8 +5,8 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // The fault-injection suite has its own config (jest.faults.config.js, npm run test:faults).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
-  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
-  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,
   // Each integration file runs its own worker: two at a time fit a 2-core machine.
   maxWorkers: 2,

@@ -1,28 +1,33 @@
-import type { DeliveryStore, EmailChange } from '../db/delivery-store';
+import type { Sql } from '../db/sql';
+import { createAttemptStore } from '../db/attempts';
+import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
 import type { TransportRegistry } from '../smtp/transports';
-import { createSendEmail } from './send-email';
 import type { EmailStatus } from '../shared';
+import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
-  store: DeliveryStore;
+  sql: Sql;
   transports: TransportRegistry;
   /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
   gatewayUrl: string;
 }
 
-/** All of Herald's side effects. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities(deps: ActivityDeps) {
+/** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
+export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
+  const lifecycle = createLifecycleStore(sql);
   return {
-    sendEmail: createSendEmail(deps),
-    async finishUndelivered(emailId: string, reason: string): Promise<EmailStatus> {
-      return deps.store.finishUndelivered(emailId, reason);
-    },
-    async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return deps.store.cancel(emailId, actor, reason);
-    },
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
-      await deps.store.recordChange(emailId, change);
+      await lifecycle.recordChange(emailId, change);
+    },
+    /** Ends the email cancelled, unless the gateway already has it; returns its final status. */
+    async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
+      return lifecycle.cancel(emailId, actor, reason);
+    },
+    /** Ends an email whose delivery gave up or was refused; returns its final status. */
+    async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
+      return lifecycle.endDelivery(emailId, reason);
     },
   };
 }

@@ -1,30 +1,44 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   EMAIL_NOT_SENDABLE,
-  SMTP_PERMANENT_FAILURE,
+  FAILURE_TYPE_OF,
   SMTP_RECIPIENTS_DEFERRED,
-  SMTP_TRANSIENT_FAILURE,
-  SMTP_UNCERTAIN_FAILURE,
-  type EmailStatus,
+  isRetryable,
+  isUnsent,
+  outcomeWhenEnded,
+  statusOfRecipients,
+  type RecipientOutcome,
   type SendOutcome,
 } from '../shared';
-import type { DeliveryStore, RecipientUpdate, SendableEmail } from '../db/delivery-store';
+import type { AttemptStore, RecipientUpdate, SendableEmail } from '../db/attempts';
+import type { LifecycleStore } from '../db/lifecycle';
 import type { TransportRegistry } from '../smtp/transports';
 import { classifySmtpError, recipientRepliesOf, type SmtpFailure } from '../smtp/classify';
 import { buildRawMessage, trackedMessageStream } from '../smtp/message';
 
 export interface SendDeps {
-  store: DeliveryStore;
+  attempts: AttemptStore;
+  lifecycle: Pick<LifecycleStore, 'closeWithKnownOutcome'>;
   transports: TransportRegistry;
   gatewayUrl: string;
 }
 
-const UNSENT = new Set(['pending', 'deferred']);
+type Recipients = SendableEmail['recipients'];
 
-function outcomeOf(email: SendableEmail, alreadySent: boolean): SendOutcome {
-  const accepted = email.recipients.filter((r) => r.status === 'accepted').map((r) => r.address);
-  const rejected = email.recipients.filter((r) => r.status === 'rejected').map((r) => r.address);
-  return { status: accepted.length > 0 ? 'sent' : 'failed', accepted, rejected, alreadySent };
+/** The recipients with this attempt's outcomes applied. */
+function applyUpdates(recipients: Recipients, updates: RecipientUpdate[]): Recipients {
+  const byAddress = new Map(updates.map((u) => [u.address, u.status]));
+  return recipients.map((r) => ({ address: r.address, status: byAddress.get(r.address) ?? r.status }));
+}
+
+function outcomeOf(recipients: Recipients, alreadySent: boolean): SendOutcome {
+  const of = (status: RecipientOutcome) => recipients.filter((r) => r.status === status).map((r) => r.address);
+  const status = statusOfRecipients(recipients.map((r) => r.status));
+  return { status: status === 'sent' ? 'sent' : 'failed', accepted: of('accepted'), rejected: of('rejected'), alreadySent };
+}
+
+function notSendable(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message, nonRetryable: true });
 }
 
 /**
@@ -33,27 +47,21 @@ function outcomeOf(email: SendableEmail, alreadySent: boolean): SendOutcome {
  * recipients that the gateway has not accepted or refused for good in an earlier attempt, which
  * is the duplicate guard: the outcome is recorded first thing after the gateway answers.
  */
-export function createSendEmail({ store, transports, gatewayUrl }: SendDeps) {
+export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }: SendDeps) {
   return async function sendEmail(emailId: string): Promise<SendOutcome> {
-    const email = await store.loadForSend(emailId);
-    if (!email) {
-      throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: `email ${emailId} not found`, nonRetryable: true });
-    }
-    if (email.status === 'cancelled') {
-      throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: `email ${emailId} is cancelled`, nonRetryable: true });
-    }
-    const pending = email.recipients.filter((r) => UNSENT.has(r.status)).map((r) => r.address);
-    if (email.status === 'sent' || pending.length === 0) {
+    const email = await attempts.loadForSend(emailId);
+    if (!email) throw notSendable(`email ${emailId} not found`);
+    if (email.status === 'cancelled') throw notSendable(`email ${emailId} is cancelled`);
+    const unsent = email.recipients.filter((r) => isUnsent(r.status)).map((r) => r.address);
+    if (unsent.length === 0) {
       // The duplicate guard: nothing left to send. Make sure the status says so.
-      const outcome = outcomeOf(email, true);
-      if (email.status !== 'sent') await store.settle(emailId, outcome.status);
+      const outcome = outcomeOf(email.recipients, true);
+      if (email.status !== 'sent') await lifecycle.closeWithKnownOutcome(emailId, outcome.status);
       return outcome;
     }
 
-    const { attemptId } = await store.beginAttempt(emailId);
-    const raw = await buildRawMessage(email);
-    const tracked = trackedMessageStream(raw);
-
+    const attemptId = await attempts.beginAttempt(emailId);
+    const tracked = trackedMessageStream(await buildRawMessage(email));
     const ctx = Context.current();
     // Tells Temporal this worker is alive while the message waits for a pooled connection or
     // a slow gateway; a dead worker is then noticed within the heartbeat timeout.
@@ -61,42 +69,37 @@ export function createSendEmail({ store, transports, gatewayUrl }: SendDeps) {
     // Never send once Temporal has given up on this attempt: at its deadline the pool drops a
     // message still waiting for a connection (and cuts one under way).
     const deadline = ctx.info.startToCloseTimeoutMs ? AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000)) : undefined;
-    let info: { accepted?: unknown[]; rejected?: unknown[]; rejectedErrors?: unknown[]; response?: string };
+    let info: { accepted?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
-      info = await transports.get(gatewayUrl).sendMail({
-        envelope: { from: email.from.address, to: pending },
-        raw: tracked.stream,
-        signal: deadline,
-      });
+      info = await transports.get(gatewayUrl).sendMail({ envelope: { from: email.from.address, to: unsent }, raw: tracked.stream, signal: deadline });
     } catch (error) {
-      const failure = classifySmtpError(error, tracked.fullyRead());
-      await recordFailure(store, email, attemptId, failure);
-      throw toApplicationFailure(failure);
+      const failure = classifySmtpError(error, tracked.dataPhaseSent());
+      await recordFailure(attempts, email, attemptId, failure);
+      throw ApplicationFailure.create({
+        type: FAILURE_TYPE_OF[failure.kind],
+        message: failure.smtpResponse ?? failure.message,
+        nonRetryable: !isRetryable(failure.kind),
+        details: [{ errorCode: failure.errorCode ?? null, smtpCode: failure.smtpCode ?? null }],
+      });
     } finally {
       clearInterval(heartbeat);
     }
 
     const replies = recipientRepliesOf(info.rejectedErrors as never);
     const acceptedNow = (info.accepted ?? []).map((a) => String(a).toLowerCase());
+    const smtpCode = codeOf(info.response);
     const updates: RecipientUpdate[] = [
-      ...acceptedNow.map((address) => ({ address, status: 'accepted' as const, smtpCode: codeOf(info.response), smtpResponse: info.response })),
-      ...replies.map((r) => ({ address: r.address, status: r.permanent ? ('rejected' as const) : ('deferred' as const), smtpCode: r.smtpCode, smtpResponse: r.smtpResponse })),
+      ...acceptedNow.map((address) => ({ address, status: 'accepted' as const, smtpCode, smtpResponse: info.response })),
+      ...replies.map((r) => ({ ...r, status: r.permanent ? ('rejected' as const) : ('deferred' as const) })),
     ];
+    const recipients = applyUpdates(email.recipients, updates);
     const deferred = replies.filter((r) => !r.permanent);
-    const acceptedEver = email.recipients.some((r) => r.status === 'accepted') || acceptedNow.length > 0;
-    const status: EmailStatus = deferred.length > 0 ? 'retrying' : acceptedEver ? 'sent' : 'failed';
-    await store.recordAttempt({
+    await attempts.recordAttempt({
       emailId,
       attemptId,
-      status,
+      status: statusOfRecipients(recipients.map((r) => r.status)),
       recipients: updates,
-      result: {
-        outcome: replies.length > 0 ? 'partial' : 'sent',
-        smtpCode: codeOf(info.response),
-        smtpResponse: info.response,
-        accepted: acceptedNow,
-        rejected: replies.map((r) => r.address),
-      },
+      result: { outcome: replies.length > 0 ? 'partial' : 'sent', smtpCode, smtpResponse: info.response, accepted: acceptedNow, rejected: replies.map((r) => r.address) },
       lastError: deferred.length > 0 ? deferred.map((d) => `${d.address}: ${d.smtpResponse}`).join('; ') : undefined,
     });
     if (deferred.length > 0) {
@@ -105,8 +108,7 @@ export function createSendEmail({ store, transports, gatewayUrl }: SendDeps) {
         message: `${deferred.length} recipient(s) deferred: ${deferred.map((d) => d.smtpResponse).join('; ')}`,
       });
     }
-    const final = { ...email, recipients: email.recipients.map((r) => updates.find((u) => u.address === r.address) ?? r) };
-    return outcomeOf(final, false);
+    return outcomeOf(recipients, false);
   };
 }
 
@@ -115,26 +117,22 @@ function codeOf(response: string | undefined): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-async function recordFailure(store: DeliveryStore, email: SendableEmail, attemptId: string, failure: SmtpFailure) {
-  const recipients: RecipientUpdate[] = failure.recipientReplies.map((r) => ({
-    address: r.address,
-    status: r.permanent ? 'rejected' : 'deferred',
-    smtpCode: r.smtpCode,
-    smtpResponse: r.smtpResponse,
-  }));
-  if (failure.kind === 'permanent' && recipients.length === 0) {
-    // The whole message was refused (MAIL FROM or DATA): every unsent recipient is refused with it.
-    for (const r of email.recipients.filter((x) => UNSENT.has(x.status))) {
-      recipients.push({ address: r.address, status: 'rejected', smtpCode: failure.smtpCode, smtpResponse: failure.smtpResponse });
+/** Records a failed attempt; a permanent refusal of the whole message refuses every unsent recipient. */
+async function recordFailure(attempts: AttemptStore, email: SendableEmail, attemptId: string, failure: SmtpFailure): Promise<void> {
+  const permanent = !isRetryable(failure.kind);
+  const updates: RecipientUpdate[] = failure.recipientReplies.map((r) => ({ ...r, status: r.permanent ? 'rejected' : 'deferred' }));
+  if (permanent) {
+    const answered = new Set(updates.map((u) => u.address));
+    for (const r of email.recipients.filter((x) => isUnsent(x.status) && !answered.has(x.address))) {
+      updates.push({ address: r.address, status: 'rejected', smtpCode: failure.smtpCode, smtpResponse: failure.smtpResponse });
     }
   }
-  const accepted = email.recipients.some((r) => r.status === 'accepted');
-  const status: EmailStatus = failure.kind === 'permanent' ? (accepted ? 'sent' : 'failed') : 'retrying';
-  await store.recordAttempt({
+  const outcomes = applyUpdates(email.recipients, updates).map((r) => (permanent ? outcomeWhenEnded(r.status) : r.status));
+  await attempts.recordAttempt({
     emailId: email.id,
     attemptId,
-    status,
-    recipients,
+    status: statusOfRecipients(outcomes),
+    recipients: updates,
     result: {
       outcome: failure.kind,
       smtpCode: failure.smtpCode,
@@ -145,16 +143,5 @@ async function recordFailure(store: DeliveryStore, email: SendableEmail, attempt
       rejected: failure.recipientReplies.map((r) => r.address),
     },
     lastError: failure.smtpResponse ?? failure.message,
-  });
-}
-
-function toApplicationFailure(failure: SmtpFailure): ApplicationFailure {
-  const type =
-    failure.kind === 'permanent' ? SMTP_PERMANENT_FAILURE : failure.kind === 'uncertain' ? SMTP_UNCERTAIN_FAILURE : SMTP_TRANSIENT_FAILURE;
-  return ApplicationFailure.create({
-    type,
-    message: failure.smtpResponse ?? failure.message,
-    nonRetryable: failure.kind === 'permanent',
-    details: [{ errorCode: failure.errorCode ?? null, smtpCode: failure.smtpCode ?? null }],
   });
 }

@@ -1,5 +1,7 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+import { DeliveryError, type DeliveryErrorCode } from '../deliveries/errors';
 
 // One error shape for the whole API: RFC 9457 problem details, served as application/problem+json.
 
@@ -28,10 +30,7 @@ export class Problem extends HTTPException {
   }
 
   toResponse(): Response {
-    return new Response(JSON.stringify(this.body), {
-      status: this.status,
-      headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-    });
+    return new Response(JSON.stringify(this.body), { status: this.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE } });
   }
 }
 
@@ -41,4 +40,41 @@ export const validationProblem = (errors: FieldError[]) =>
     errors,
   });
 
-export const notFound = (what: string) => new Problem(404, 'not-found', `${what} not found`);
+/** Every issue of a failed validation, named by its path in the body, query or headers. */
+export function fromZodError(error: ZodError, target: string): Problem {
+  const where = target === 'json' ? '(body)' : `(${target})`;
+  // Header names as people write them (Idempotency-Key), not as Node lower-cases them.
+  const name = (path: PropertyKey[]) => {
+    const field = path.map(String).join('.');
+    return target === 'header' ? field.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()) : field;
+  };
+  return validationProblem(error.issues.map((i) => ({ field: name(i.path) || where, message: i.message })));
+}
+
+const DELIVERY_ERROR_STATUS: Record<DeliveryErrorCode, ContentfulStatusCode> = {
+  'not-found': 404,
+  'email-finished': 409,
+  'not-applicable': 409,
+  'not-failed': 409,
+  'still-running': 409,
+  'idempotency-key-reused': 422,
+  'temporal-unavailable': 503,
+};
+
+/** The answer to any error a handler throws: a Problem as it is, a refusal of the service, or 500. */
+export function toProblem(err: unknown): Problem | undefined {
+  if (err instanceof Problem) return err;
+  if (err instanceof DeliveryError) {
+    const { detail, emailStatus } = err.details;
+    return new Problem(DELIVERY_ERROR_STATUS[err.code], err.code, err.message, {
+      ...(detail !== undefined ? { detail } : {}),
+      ...(emailStatus !== undefined ? { emailStatus } : {}),
+    });
+  }
+  if (err instanceof HTTPException) {
+    if (err.status === 415) return new Problem(415, 'unsupported-media-type', 'Content-Type must be application/json');
+    if (err.status === 400 && /malformed json/i.test(err.message)) return new Problem(400, 'malformed-json', 'The request body is not valid JSON');
+    return new Problem(err.status as ContentfulStatusCode, 'http-error', err.message || 'Request failed');
+  }
+  return undefined;
+}

@@ -1,72 +1,52 @@
-import type { EmailStore } from '../db/email-store';
+import type { AttemptRow, EmailRow, EventRow, ListedEmailRow, RecipientRow } from '../db/emails';
 
-type Found = NonNullable<Awaited<ReturnType<EmailStore['findById']>>>;
-type Row = Record<string, any>;
+// The public JSON shapes, from the rows PostgreSQL gives back.
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
-/** The public JSON shape of one email (GET /v1/emails/:id). */
-export function toEmailView({ email, recipients, attempts }: Found) {
-  const content = email.content as Row;
+/** One email (GET /v1/emails/:id). */
+export function toEmailView({ email, recipients, attempts }: { email: EmailRow; recipients: RecipientRow[]; attempts: AttemptRow[] }) {
   return {
     id: email.id,
-    tenantId: email.tenant_id,
+    tenantId: email.tenantId,
     status: email.status,
-    workflowId: email.workflow_id,
-    messageId: email.message_id,
-    from: content.from ?? { address: email.from_address },
+    workflowId: email.workflowId,
+    messageId: email.messageId,
+    from: email.content.from ?? { address: email.fromAddress },
     subject: email.subject,
-    sendAt: iso(email.send_at),
+    sendAt: iso(email.sendAt),
     metadata: email.metadata,
-    lastError: email.last_error,
-    statusReason: email.status_reason,
-    statusChangedBy: email.status_changed_by,
-    createdAt: iso(email.created_at),
-    updatedAt: iso(email.updated_at),
-    sentAt: iso(email.sent_at),
-    recipients: (recipients as Row[]).map((r) => ({
-      address: r.address,
-      kind: r.kind,
-      status: r.status,
-      smtpCode: r.smtp_code,
-      smtpResponse: r.smtp_response,
-      updatedAt: iso(r.updated_at),
-    })),
-    attempts: (attempts as Row[]).map((a) => ({
-      attempt: a.attempt,
-      startedAt: iso(a.started_at),
-      finishedAt: iso(a.finished_at),
-      outcome: a.outcome,
-      smtpCode: a.smtp_code,
-      smtpResponse: a.smtp_response,
-      errorCode: a.error_code,
-      errorMessage: a.error_message,
-      accepted: a.accepted,
-      rejected: a.rejected,
-    })),
+    lastError: email.lastError,
+    statusReason: email.statusReason,
+    statusChangedBy: email.statusChangedBy,
+    createdAt: iso(email.createdAt),
+    updatedAt: iso(email.updatedAt),
+    sentAt: iso(email.sentAt),
+    recipients: recipients.map((r) => ({ ...r, updatedAt: iso(r.updatedAt) })),
+    attempts: attempts.map((a) => ({ ...a, startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt) })),
   };
 }
 
 /** One row of GET /v1/emails. */
-export function toListItemView(e: Row) {
+export function toListItemView(e: ListedEmailRow) {
   return {
     id: e.id,
     status: e.status,
-    workflowId: e.workflow_id,
-    messageId: e.message_id,
-    from: e.from_address,
+    workflowId: e.workflowId,
+    messageId: e.messageId,
+    from: e.fromAddress,
     recipients: e.recipients,
     subject: e.subject,
     tags: e.tags,
-    sendAt: iso(e.send_at),
-    lastError: e.last_error,
-    createdAt: iso(e.created_at),
-    updatedAt: iso(e.updated_at),
-    sentAt: iso(e.sent_at),
+    sendAt: iso(e.sendAt),
+    lastError: e.lastError,
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+    sentAt: iso(e.sentAt),
   };
 }
 
 /** One entry of GET /v1/emails/:id/events. */
-export function toEventView(e: Row) {
+export function toEventView(e: EventRow) {
   return { id: e.id, type: e.type, at: iso(e.at), actor: e.actor, data: e.data };
 }

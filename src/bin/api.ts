@@ -1,6 +1,6 @@
 import { parseConfig } from '../config';
 import { createLogger } from '../logger';
-import { startApiServer } from '../stack/api-server';
+import { startApiServer } from '../api/server';
 import { onShutdownSignal } from './shutdown';
 
 // Production entry point: the API alone. Needs TEMPORAL_ADDRESS and a migrated DATABASE_URL.

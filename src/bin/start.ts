@@ -5,8 +5,8 @@ import { ensureDatabase, migrate } from '../db/migrate';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-server';
 import { startMailSink, type MailSink } from '../dev/mail-sink';
-import { startApiServer } from '../stack/api-server';
-import { startWorker } from '../stack/worker';
+import { startApiServer } from '../api/server';
+import { startWorker } from '../worker/start';
 import { onShutdownSignal } from './shutdown';
 
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
@@ -47,7 +47,7 @@ async function main() {
       gatewayUrl = sink.url;
     }
 
-    const worker = await startWorker(config, temporalAddress, gatewayUrl);
+    const worker = await startWorker(config, temporalAddress, gatewayUrl, logger);
     stops.push(() => worker.stop());
     const api = await startApiServer(config, temporalAddress, logger);
     stops.push(() => api.stop());

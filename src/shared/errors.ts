@@ -1,3 +1,5 @@
+import type { FailureKind } from './delivery-rules';
+
 // Error type names carried by ApplicationFailure. They are string constants, not class names,
 // so that renaming a class never changes which failures Temporal retries.
 
@@ -13,5 +15,18 @@ export const SMTP_RECIPIENTS_DEFERRED = 'SmtpRecipientsDeferred';
 export const EMAIL_NOT_SENDABLE = 'EmailNotSendable';
 /** The workflow's own terminal failure once delivery has failed for good. */
 export const DELIVERY_FAILED = 'DeliveryFailed';
+/** The retry window closed before an attempt succeeded. */
+export const GAVE_UP = 'GaveUp';
+
+// Refusals of a control (an update's validator), answered to the caller.
+export const DELIVERY_FINISHED = 'DeliveryFinished';
+export const ALREADY_SENDING = 'AlreadySending';
+export const INVALID_SEND_AT = 'InvalidSendAt';
 
 export const NON_RETRYABLE_ERROR_TYPES = [SMTP_PERMANENT_FAILURE, EMAIL_NOT_SENDABLE];
+
+export const FAILURE_TYPE_OF: Record<FailureKind, string> = {
+  transient: SMTP_TRANSIENT_FAILURE,
+  permanent: SMTP_PERMANENT_FAILURE,
+  uncertain: SMTP_UNCERTAIN_FAILURE,
+};

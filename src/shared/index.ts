@@ -1,4 +1,6 @@
+export * from './email';
 export * from './status';
+export * from './delivery-rules';
 export * from './errors';
-export * from './delivery';
+export * from './workflow-input';
 export * from './search-attributes';

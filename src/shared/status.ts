@@ -1,5 +1,5 @@
-// The email status state machine. The same table is enforced by PostgreSQL
-// (migrations/00001_init): a transition not listed here is rejected by the database.
+// The email status state machine. PostgreSQL holds the same table (email_status_transitions,
+// migrations/) and rejects any transition not listed here; a test keeps the two equal.
 
 export const EMAIL_STATUSES = [
   'queued', // accepted, workflow started, not tried yet
@@ -16,11 +16,12 @@ export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly EmailStatus[] = ['sent', 'failed', 'cancelled'];
 
+/** Changes of status; writing the same status again is not a transition. */
 export const ALLOWED_TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailStatus[]>> = {
   queued: ['scheduled', 'sending', 'paused', 'cancelled', 'failed'],
   scheduled: ['queued', 'sending', 'paused', 'cancelled', 'failed'],
-  sending: ['sending', 'retrying', 'sent', 'failed', 'cancelled', 'paused'],
-  retrying: ['sending', 'retrying', 'sent', 'failed', 'cancelled', 'paused'],
+  sending: ['retrying', 'sent', 'failed', 'cancelled', 'paused'],
+  retrying: ['sending', 'sent', 'failed', 'cancelled', 'paused'],
   paused: ['queued', 'scheduled', 'sending', 'retrying', 'cancelled', 'failed'],
   sent: [],
   // a failed email can be re-driven: it goes back to queued with a new workflow run
@@ -30,8 +31,4 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailSta
 
 export function isTerminal(status: EmailStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
-}
-
-export function canTransition(from: EmailStatus, to: EmailStatus): boolean {
-  return from === to || ALLOWED_TRANSITIONS[from].includes(to);
 }

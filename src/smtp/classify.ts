@@ -1,8 +1,8 @@
+import { isPermanentReply, type FailureKind } from '../shared';
+
 // Turns a nodemailer error into what Herald does next. RFC 5321 4.2.1: 4yz is transient,
 // 5yz permanent; RFC 3463 enhanced codes agree (4.x.x / 5.x.x). nodemailer's EENVELOPE covers
 // both, so the reply code decides, never the error code alone.
-
-export type FailureKind = 'transient' | 'permanent' | 'uncertain';
 
 export interface SmtpFailure {
   kind: FailureKind;
@@ -31,10 +31,6 @@ interface NodemailerError {
 
 // Errors that say the message (or the configuration) is wrong: retrying sends the same thing.
 const PERMANENT_ERROR_CODES = new Set(['EMESSAGE_BUILD', 'EENVELOPE_NO_RECIPIENTS']);
-
-export function isPermanentReply(code: number | undefined): boolean {
-  return code !== undefined && code >= 500 && code < 600;
-}
 
 export function recipientRepliesOf(
   rejectedErrors: NodemailerError['rejectedErrors'],
@@ -73,6 +69,8 @@ export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailur
     return { ...base, kind: permanent ? 'permanent' : 'transient' };
   }
   if (err.code && PERMANENT_ERROR_CODES.has(err.code)) return { ...base, kind: 'permanent' };
-  // Connection errors, timeouts, TLS, DNS, auth: transient. After the data went out, uncertain.
+  // No reply: connection errors, timeouts, TLS and DNS failures are transient; after the data
+  // went out, uncertain. (A login the gateway refused, EAUTH with 535, has a reply code and was
+  // judged by it above: permanent.)
   return { ...base, kind: dataSent ? 'uncertain' : 'transient' };
 }

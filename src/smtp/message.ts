@@ -1,37 +1,9 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { PassThrough, Readable } from 'node:stream';
-
-export interface Address {
-  name?: string;
-  address: string;
-}
-
-export interface EmailContent {
-  to: Address[];
-  cc: Address[];
-  bcc: Address[];
-  replyTo: Address[];
-  text?: string;
-  html?: string;
-  headers: Record<string, string>;
-}
-
-export interface Attachment {
-  filename: string;
-  contentType: string;
-  content: Buffer;
-}
-
-export interface MessageParts {
-  from: Address;
-  subject: string;
-  messageId: string;
-  content: EmailContent;
-  attachments: Attachment[];
-}
+import type { EmailMessage } from '../shared';
 
 /** Builds the RFC 5322 message once per attempt; the Message-ID is the email's, never a new one. */
-export function buildRawMessage(parts: MessageParts): Promise<Buffer> {
+export function buildRawMessage(parts: EmailMessage): Promise<Buffer> {
   const { content } = parts;
   const composer = new MailComposer({
     from: parts.from,
@@ -69,14 +41,14 @@ const tracked = new WeakMap<object, () => void>();
  * after that point leaves the outcome uncertain; one before it (a cut at MAIL, RCPT or DATA) does
  * not. Needs a transport with the `trackDataPhase` plugin.
  */
-export function trackedMessageStream(raw: Buffer): { stream: Readable; fullyRead: () => boolean } {
+export function trackedMessageStream(raw: Buffer): { stream: Readable; dataPhaseSent: () => boolean } {
   let done = false;
   const stream = new PassThrough();
   stream.end(raw);
   tracked.set(stream, () => {
     done = true;
   });
-  return { stream, fullyRead: () => done };
+  return { stream, dataPhaseSent: () => done };
 }
 
 interface PluginMail {

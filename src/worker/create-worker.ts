@@ -3,11 +3,13 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { createReconcileActivities } from '../activities/reconcile';
-import { createDeliveries } from '../temporal/deliveries';
-import type { DeliveryPolicy } from '../shared';
-import { createDeliveryStore } from '../db/delivery-store';
+import { createOrphanSweepActivities } from '../activities/orphan-sweep';
+import { createOrphanStore } from '../db/orphans';
 import type { Sql } from '../db/sql';
+import { createDeliveryService } from '../deliveries/service';
+import { createDeliveryWorkflows } from '../deliveries/workflows';
+import type { Logger } from '../logger';
+import type { DeliveryPolicy } from '../shared';
 import type { TransportRegistry } from '../smtp/transports';
 
 export interface HeraldWorkerOptions {
@@ -16,39 +18,45 @@ export interface HeraldWorkerOptions {
   client: Client;
   /** The policy given to deliveries the orphan sweep starts. */
   policy: DeliveryPolicy;
+  messageIdDomain: string;
   namespace: string;
   taskQueue: string;
   sql: Sql;
   transports: TransportRegistry;
   gatewayUrl: string;
+  logger: Logger;
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
-  /** A prebuilt bundle (production) or, when absent, the workflow sources to bundle at start. */
-  workflowBundlePath?: string;
+  /** A prebuilt bundle (production), or bundled from the sources when absent. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
 // `npm run build` writes this next to the compiled code; bundling at start costs seconds.
 export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '../workflow-bundle.js');
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
+/** The worker of the delivery workflows, their activities and the orphan sweep. */
 export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
-  const bundlePath = opts.workflowBundlePath ?? DEFAULT_BUNDLE_PATH;
-  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(bundlePath)
-    ? { workflowBundle: { codePath: bundlePath } }
-    : { workflowsPath: WORKFLOWS_PATH };
+  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundle
+    ? { workflowBundle: opts.workflowBundle }
+    : existsSync(DEFAULT_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: DEFAULT_BUNDLE_PATH } }
+      : { workflowsPath: WORKFLOWS_PATH };
+  const deliveries = createDeliveryService({
+    sql: opts.sql,
+    workflows: createDeliveryWorkflows(opts.client, opts.taskQueue),
+    policy: opts.policy,
+    messageIdDomain: opts.messageIdDomain,
+    logger: opts.logger,
+  });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...workflowSource,
     activities: {
-      ...createActivities({ store: createDeliveryStore(opts.sql), transports: opts.transports, gatewayUrl: opts.gatewayUrl }),
-      ...createReconcileActivities({
-        sql: opts.sql,
-        client: opts.client,
-        deliveries: createDeliveries(opts.client, opts.taskQueue),
-        policy: opts.policy,
-      }),
+      ...createActivities({ sql: opts.sql, transports: opts.transports, gatewayUrl: opts.gatewayUrl }),
+      ...createOrphanSweepActivities({ orphans: createOrphanStore(opts.sql), deliveries }),
     },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,

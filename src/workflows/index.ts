@@ -1,2 +1,2 @@
 export { deliverEmail } from './deliver-email';
-export { reconcileOrphans } from './reconcile-orphans';
+export { sweepOrphans } from './sweep-orphans';

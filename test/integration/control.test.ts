@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createHarness, validEmail, type Harness } from '../helpers/harness';
-import { temporalCli, temporalCliOk } from '../helpers/temporal-cli';
+import { createHarness, validEmail, type Harness } from '../support/harness';
+import { temporalCli, temporalCliOk } from '../support/temporal-cli';
 
 // Every email can be found, watched and steered while in flight, from the API and from the
 // temporal CLI alike, with the same effect. Assertions cover PostgreSQL, the workflow and what

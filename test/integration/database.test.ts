@@ -16,7 +16,7 @@ async function emailIn(status: string) {
 
 test('the database holds the same transition table as the code', async () => {
   const rows = await sql`select from_status, to_status from email_status_transitions`;
-  const inDb = rows.map((r) => `${r.from_status}->${r.to_status}`).sort();
+  const inDb = rows.map((r) => `${r.fromStatus}->${r.toStatus}`).sort();
   const inCode = Object.entries(ALLOWED_TRANSITIONS)
     .flatMap(([from, tos]) => tos.map((to) => `${from}->${to}`))
     .sort();

@@ -1,4 +1,4 @@
-import { createHarness, validEmail, type Harness } from '../helpers/harness';
+import { createHarness, validEmail, type Harness } from '../support/harness';
 
 // One email = one workflow, end to end: Hono API -> Temporal -> activities -> real SMTP server,
 // with every status and attempt checked in PostgreSQL through GET /v1/emails/:id.

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createEmailStore } from '../../src/db/email-store';
-import { UNACKNOWLEDGED_REASON } from '../../src/activities/reconcile';
-import { ensureOrphanSweepSchedule } from '../../src/temporal/orphan-sweep-schedule';
+import { createEmailStore } from '../../src/db/emails';
+import { UNACKNOWLEDGED_REASON } from '../../src/deliveries/service';
+import { ensureOrphanSweepSchedule } from '../../src/deliveries/orphan-sweep-schedule';
 import { workflowIdFor } from '../../src/shared';
-import { createHarness, validEmail, type Harness } from '../helpers/harness';
+import { createHarness, validEmail, type Harness } from '../support/harness';
 
 // The API stores an email, then starts its workflow. An API that dies between the two leaves a
 // row without a workflow; the orphan sweep (a Temporal Schedule) finds and settles it.
@@ -45,7 +45,7 @@ test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live de
   const { id: live } = (await res.json()) as any;
   await h.sql`update emails set created_at = now() - interval '10 minutes', send_at = now() - interval '10 minutes' where id = ${live}`;
 
-  const result = await h.client.workflow.execute('reconcileOrphans', {
+  const result = await h.client.workflow.execute('sweepOrphans', {
     taskQueue: h.taskQueue,
     workflowId: `sweep-${randomUUID()}`,
     args: [{ graceMs: 60_000, limit: 100 }],
@@ -71,7 +71,7 @@ test('the schedule is created once, every five minutes', async () => {
   try {
     const description = await handle.describe();
     expect(description.spec.intervals?.[0]?.every).toBe(5 * 60_000);
-    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileOrphans', taskQueue });
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'sweepOrphans', taskQueue });
   } finally {
     await handle.delete();
   }

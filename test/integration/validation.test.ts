@@ -1,4 +1,4 @@
-import { createHarness, validEmail as baseEmail, type Harness } from '../helpers/harness';
+import { createHarness, validEmail as baseEmail, type Harness } from '../support/harness';
 
 // Bad input gets a clear 4xx problem+json naming what is wrong, and nothing is stored,
 // started or sent.

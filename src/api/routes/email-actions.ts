@@ -1,132 +1,94 @@
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { ApiDeps, ApiEnv } from '../app';
-import { isEmailId } from '../email-id';
-import { Problem, notFound, validationProblem } from '../problem';
-import { createEmailStore, type EmailStore } from '../../db/email-store';
-import { createDeliveryStore } from '../../db/delivery-store';
-import { isTerminal, type EmailStatus } from '../../shared';
-import type { ControlName } from '../../workflows/definitions';
-import { EmailFilterSchema } from '../list-query';
-import { redriveInput } from '../delivery-input';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { ApiDeps } from '../deps';
+import { createRouter, emptyBodyIsObject, limitBody, SMALL_BODY_BYTES } from '../router';
+import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
+import { BulkRetrySchema } from '../schemas/list';
+import { BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem } from '../schemas/responses';
+import type { DeliveryView } from '../../workflows/messages';
 
-// Steering one email (or many): cancel, reschedule, send now, pause, resume, re-drive.
-// Each goes to the email's workflow, exactly as the temporal CLI would send it.
+// Steering one email (or many): cancel, reschedule, send now, pause, resume, re-drive. Each goes
+// to the email's workflow, exactly as the temporal CLI would send it.
 
-const API_ACTOR = 'api';
+const IdParam = z.object({ id: z.string() });
+/** A JSON body that may be left out: an empty request counts as `{}` (and is validated as such). */
+const bodyMiddleware = [limitBody(SMALL_BODY_BYTES), emptyBodyIsObject];
+const optionalJson = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  description: 'JSON; an empty body counts as {}',
+  content: { 'application/json': { schema } },
+});
 
-const ReasonSchema = z.object({ reason: z.string().max(500).optional() }).strict();
-const RescheduleSchema = z.object({ sendAt: z.iso.datetime({ offset: true }), reason: z.string().max(500).optional() }).strict();
-const BulkRetrySchema = z
-  .object({
-    filter: EmailFilterSchema.omit({ status: true }).strict().default({}),
-    limit: z.number().int().min(1).max(1000).default(100),
-  })
-  .strict();
+const controlAnswer = (state: DeliveryView) => ({ id: state.emailId, status: state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
 
-async function optionalJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  const text = await c.req.text();
-  let body: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new Problem(400, 'malformed-json', 'The request body is not valid JSON');
-    }
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw validationProblem(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })));
-  return parsed.data;
+function controlRoute<T extends z.ZodType>(path: string, summary: string, body: T) {
+  return createRoute({
+    method: 'post',
+    path,
+    summary,
+    middleware: bodyMiddleware,
+    request: { params: IdParam, body: optionalJson(body) },
+    responses: {
+      200: json(ControlAnswerSchema, 'The delivery as the control left it'),
+      400: problem('Invalid body'),
+      404: problem('No such email'),
+      409: problem('Finished, or the control does not apply now'),
+      415: problem('Not JSON'),
+    },
+  });
 }
 
-const finished = (status: EmailStatus) =>
-  new Problem(409, 'email-finished', `The email is already ${status}`, { detail: 'only an email that has not reached sent, failed or cancelled can be changed', emailStatus: status });
+export function emailActionRoutes({ deliveries }: ApiDeps) {
+  const cancel = createRoute({
+    method: 'post',
+    path: '/{id}/cancel',
+    summary: 'Cancel unless already sent',
+    middleware: bodyMiddleware,
+    request: { params: IdParam, body: optionalJson(ReasonSchema) },
+    responses: {
+      200: json(StatusAnswerSchema, 'Cancelled'),
+      202: json(StatusAnswerSchema, 'Cancellation under way'),
+      404: problem('No such email'),
+      409: problem('Already sent or failed'),
+    },
+  });
+  const retry = createRoute({
+    method: 'post',
+    path: '/{id}/retry',
+    summary: 'Re-drive a failed email (same Message-ID)',
+    request: { params: IdParam },
+    responses: { 202: json(StatusAnswerSchema, 'Re-driven'), 404: problem('No such email'), 409: problem('Not failed') },
+  });
+  const retryMany = createRoute({
+    method: 'post',
+    path: '/retry',
+    summary: 'Re-drive the failed emails matching a filter',
+    middleware: bodyMiddleware,
+    request: { body: optionalJson(BulkRetrySchema) },
+    responses: { 202: json(BulkRetryAnswerSchema, 'Re-driven'), 400: problem('Invalid filter') },
+  });
 
-export function emailActionRoutes(deps: ApiDeps) {
-  const emails = createEmailStore(deps.sql);
-  const delivery = createDeliveryStore(deps.sql);
+  const reschedule = controlRoute('/{id}/reschedule', 'Move a scheduled send', RescheduleSchema);
+  const sendNow = controlRoute('/{id}/send-now', 'Release a scheduled email at once', ReasonSchema);
+  const pause = controlRoute('/{id}/pause', 'Hold its schedule and retries', ReasonSchema);
+  const resume = controlRoute('/{id}/resume', 'Release a pause', ReasonSchema);
 
-  async function refOr404(c: Context<ApiEnv>) {
-    const id = c.req.param('id') ?? '';
-    const ref = isEmailId(id) ? await emails.findRef(c.get('tenantId'), id) : undefined;
-    if (!ref) throw notFound('Email');
-    return ref;
-  }
-
-  async function currentStatus(id: string): Promise<EmailStatus> {
-    const [row] = await deps.sql<Array<{ status: EmailStatus }>>`select status from emails where id = ${id}`;
-    return row.status;
-  }
-
-  const control = (name: ControlName, schema: z.ZodType<Record<string, unknown>>) => async (c: Context<ApiEnv>) => {
-    const ref = await refOr404(c);
-    const body = await optionalJson(c, schema);
-    if (isTerminal(ref.status)) throw finished(ref.status);
-    try {
-      const state = await deps.deliveries.control(ref.workflow_id, name, { ...body, actor: API_ACTOR });
-      return c.json({ id: ref.id, status: state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        throw new Problem(409, 'not-applicable', err.cause?.message ?? err.message, { emailStatus: await currentStatus(ref.id) });
-      }
-      if (err instanceof WorkflowNotFoundError) throw finished(await currentStatus(ref.id));
-      throw err;
-    }
-  };
-
-  return new Hono<ApiEnv>()
-    .post('/:id/cancel', async (c) => {
-      const ref = await refOr404(c);
-      const { reason } = await optionalJson(c, ReasonSchema);
-      if (ref.status === 'cancelled') return c.json({ id: ref.id, status: ref.status });
-      if (isTerminal(ref.status)) throw finished(ref.status);
-      try {
-        await deps.deliveries.cancel(ref.workflow_id, { actor: API_ACTOR, reason: reason ?? 'cancelled through the API' });
-      } catch (err) {
-        // No run to cancel (its start never happened): cancel the record itself.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        await delivery.cancel(ref.id, API_ACTOR, reason ?? 'cancelled through the API');
-      }
-      const status = await currentStatus(ref.id);
-      if (status === 'sent' || status === 'failed') throw finished(status);
-      return c.json({ id: ref.id, status }, status === 'cancelled' ? 200 : 202);
+  return createRouter()
+    .openapi(cancel, async (c) => {
+      const { id, status } = await deliveries.cancel(c.get('tenantId'), c.req.valid('param').id, c.req.valid('json').reason);
+      return c.json({ id, status }, status === 'cancelled' ? 200 : 202);
     })
-    .post('/:id/reschedule', control('reschedule', RescheduleSchema))
-    .post('/:id/send-now', control('sendNow', ReasonSchema))
-    .post('/:id/pause', control('pause', ReasonSchema))
-    .post('/:id/resume', control('resume', ReasonSchema))
-    .post('/:id/retry', async (c) => {
-      const ref = await refOr404(c);
-      if (ref.status !== 'failed') {
-        throw new Problem(409, 'not-failed', `Only a failed email can be sent again; this one is ${ref.status}`, { emailStatus: ref.status });
-      }
-      await redrive(emails, deps, ref, c.get('tenantId'));
-      return c.json({ id: ref.id, status: 'queued' }, 202);
+    .openapi(reschedule, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'reschedule', c.req.valid('json'))), 200))
+    .openapi(sendNow, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'sendNow', c.req.valid('json'))), 200))
+    .openapi(pause, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'pause', c.req.valid('json'))), 200))
+    .openapi(resume, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'resume', c.req.valid('json'))), 200))
+    .openapi(retry, async (c) => {
+      const { id } = c.req.valid('param');
+      await deliveries.redrive(c.get('tenantId'), id);
+      return c.json({ id, status: 'queued' as const }, 202);
     })
-    .post('/retry', async (c) => {
-      const { filter, limit } = await optionalJson(c, BulkRetrySchema);
-      const tenantId = c.get('tenantId');
-      const failed = await emails.list(tenantId, { ...filter, statuses: ['failed'] }, limit);
-      const redriven: string[] = [];
-      for (const row of failed) {
-        const ref = await emails.findRef(tenantId, row.id);
-        if (ref?.status === 'failed' && (await redrive(emails, deps, ref, tenantId).then(() => true, () => false))) redriven.push(ref.id);
-      }
-      return c.json({ matched: failed.length, redriven: redriven.length, ids: redriven }, 202);
+    .openapi(retryMany, async (c) => {
+      const { filter, limit } = c.req.valid('json');
+      const { matched, ids } = await deliveries.redriveFailed(c.get('tenantId'), filter, limit);
+      return c.json({ matched, redriven: ids.length, ids }, 202);
     });
-}
-
-async function redrive(emails: EmailStore, deps: ApiDeps, ref: { id: string; workflow_id: string; tags: string[]; domains: string[] }, tenantId: string) {
-  await deps.deliveries.waitUntilClosed(ref.workflow_id);
-  if (!(await emails.prepareRedrive(ref.id, API_ACTOR))) throw new Problem(409, 'not-failed', 'The email is no longer failed');
-  try {
-    await deps.deliveries.redrive(ref.workflow_id, redriveInput(ref, tenantId, deps.policy), `Re-drive of email ${ref.id}`);
-  } catch (err) {
-    await emails.abandonRedrive(ref.id, 'the new run could not be started');
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Problem(409, 'still-running', 'The previous delivery of this email is still closing; try again shortly');
-    }
-    throw err;
-  }
 }

@@ -2,48 +2,48 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import { DELIVER_EMAIL_WORKFLOW, type DeliverEmailInput } from '../shared';
+import { DELIVER_EMAIL_WORKFLOW, initialStatus, searchAttributesAtStart, type DeliverEmailInput } from '../shared';
 import {
   cancelRequestedSignal,
-  pauseUpdate,
-  rescheduleUpdate,
-  resumeUpdate,
-  sendNowUpdate,
+  CONTROL_UPDATES,
   type ControlName,
   type ControlRequest,
-  type DeliveryState,
+  type DeliveryView,
   type RescheduleRequest,
-} from '../workflows/definitions';
-import { typedSearchAttributesFor } from './search-attributes';
+} from '../workflows/messages';
 
-// Client-side operations on delivery workflows: what the API does to one email.
+// What the service does to delivery workflows through the Temporal client, exactly as the
+// temporal CLI would.
 
-export interface Deliveries {
+export interface DeliveryWorkflows {
+  /** Starts the run of a new email; repeated while it is open (or once closed), it is a no-op. */
   start(workflowId: string, input: DeliverEmailInput, summary: string): Promise<void>;
+  /** A new run for an email whose last run failed (same workflow id, same Message-ID). */
+  redrive(workflowId: string, input: DeliverEmailInput, summary: string): Promise<void>;
   /**
    * Waits (bounded) for the run to close. A failed email's status is written before its run
    * ends, and the run's last step must not land on top of a re-drive.
    */
   waitUntilClosed(workflowId: string, timeoutMs?: number): Promise<void>;
-  /** A new run for an email whose last run failed (same workflow id, same Message-ID). */
-  redrive(workflowId: string, input: DeliverEmailInput, summary: string): Promise<void>;
   /** Asks for cancellation and waits (bounded) for the workflow to settle. */
   cancel(workflowId: string, request: ControlRequest, settleMs?: number): Promise<void>;
-  control(workflowId: string, name: ControlName, request: ControlRequest | RescheduleRequest): Promise<DeliveryState>;
+  control(workflowId: string, name: ControlName, request: ControlRequest | RescheduleRequest): Promise<DeliveryView>;
+  exists(workflowId: string): Promise<boolean>;
 }
 
-const UPDATES = { reschedule: rescheduleUpdate, sendNow: sendNowUpdate, pause: pauseUpdate, resume: resumeUpdate };
-
-export function createDeliveries(client: Client, taskQueue: string): Deliveries {
+export function createDeliveryWorkflows(client: Client, taskQueue: string): DeliveryWorkflows {
   const options = (workflowId: string, input: DeliverEmailInput, summary: string) => ({
     workflowId,
     taskQueue,
     args: [input] as [DeliverEmailInput],
-    typedSearchAttributes: typedSearchAttributesFor(input, input.sendAt ? 'scheduled' : 'queued'),
+    typedSearchAttributes: searchAttributesAtStart(input, initialStatus(input.sendAt)),
     staticSummary: summary,
   });
+  const settle = (workflowId: string, ms: number) =>
+    Promise.race([client.workflow.getHandle(workflowId).result().catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
   return {
     async start(workflowId, input, summary) {
       try {
@@ -60,10 +60,6 @@ export function createDeliveries(client: Client, taskQueue: string): Deliveries 
         throw err;
       }
     },
-    async waitUntilClosed(workflowId, timeoutMs = 10_000) {
-      const closed = client.workflow.getHandle(workflowId).result().catch(() => undefined);
-      await Promise.race([closed, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    },
     async redrive(workflowId, input, summary) {
       await client.workflow.start(DELIVER_EMAIL_WORKFLOW, {
         ...options(workflowId, input, summary),
@@ -71,16 +67,26 @@ export function createDeliveries(client: Client, taskQueue: string): Deliveries 
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       });
     },
+    async waitUntilClosed(workflowId, timeoutMs = 10_000) {
+      await settle(workflowId, timeoutMs);
+    },
     async cancel(workflowId, request, settleMs = 15_000) {
       const handle = client.workflow.getHandle(workflowId);
       await handle.signal(cancelRequestedSignal, request);
       await handle.cancel();
-      const settled = handle.result().catch(() => undefined);
-      await Promise.race([settled, new Promise((r) => setTimeout(r, settleMs).unref())]);
+      await settle(workflowId, settleMs);
     },
     async control(workflowId, name, request) {
-      const handle = client.workflow.getHandle(workflowId);
-      return handle.executeUpdate<DeliveryState, [ControlRequest]>(UPDATES[name].name, { args: [request] });
+      return client.workflow.getHandle(workflowId).executeUpdate<DeliveryView, [ControlRequest]>(CONTROL_UPDATES[name].name, { args: [request] });
+    },
+    async exists(workflowId) {
+      try {
+        await client.workflow.getHandle(workflowId).describe();
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
-import type { EmailStatus } from './status';
+// What a delivery workflow is given and gives back. Workflows carry ids and a bounded set of
+// search attributes, never the email's content (that lives in PostgreSQL).
 
 /** Retry profile of one email, fixed when it is accepted and recorded in its workflow history. */
 export interface DeliveryPolicy {
@@ -23,13 +24,11 @@ export interface DeliverEmailInput {
   tags: string[];
 }
 
-export type RecipientOutcome = 'accepted' | 'rejected' | 'deferred' | 'pending';
-
 export interface SendOutcome {
-  status: Extract<EmailStatus, 'sent' | 'failed'>;
+  status: 'sent' | 'failed';
   accepted: string[];
   rejected: string[];
-  /** True when this attempt found the gateway had already accepted the message and sent nothing. */
+  /** True when this attempt found every recipient already had its outcome and sent nothing. */
   alreadySent: boolean;
 }
 
@@ -51,3 +50,4 @@ export function workflowIdFor(emailId: string): string {
 }
 
 export const DELIVER_EMAIL_WORKFLOW = 'deliverEmail';
+export const ORPHAN_SWEEP_WORKFLOW = 'sweepOrphans';

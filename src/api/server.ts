@@ -2,10 +2,11 @@ import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
-import { createSql } from '../db/sql';
-import { createApp } from '../api/app';
-import { createDeliveries } from '../temporal/deliveries';
 import type { Logger } from '../logger';
+import { createSql } from '../db/sql';
+import { createDeliveryService } from '../deliveries/service';
+import { createDeliveryWorkflows } from '../deliveries/workflows';
+import { createApp } from './app';
 
 export interface RunningApi {
   url: string;
@@ -18,14 +19,20 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({
-    sql,
-    deliveries: createDeliveries(client, config.temporal.taskQueue),
-    temporalReady: async () => {
-      await connection.workflowService.getSystemInfo({});
-      return true;
+    deliveries: createDeliveryService({
+      sql,
+      workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
+      policy: config.policy,
+      messageIdDomain: config.messageIdDomain,
+      logger,
+    }),
+    readiness: async () => {
+      const [postgres, temporal] = await Promise.all([
+        sql`select 1`.then(() => true, () => false),
+        connection.workflowService.getSystemInfo({}).then(() => true, () => false),
+      ]);
+      return { postgres, temporal };
     },
-    policy: config.policy,
-    messageIdDomain: config.messageIdDomain,
     maxMessageBytes: config.maxMessageBytes,
     logger,
   });

@@ -1,10 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 import { createSql } from '../db/sql';
+import { ensureOrphanSweepSchedule } from '../deliveries/orphan-sweep-schedule';
 import { createTransportRegistry } from '../smtp/transports';
-import { createHeraldWorker } from '../worker/create-worker';
-import { ensureOrphanSweepSchedule } from '../temporal/orphan-sweep-schedule';
+import { createHeraldWorker } from './create-worker';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after stop() or a fatal error). */
@@ -12,12 +13,10 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string): Promise<RunningWorker> {
+/** A worker with its own connections, sql pool and SMTP transports, all closed when it stops. */
+export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const transports = createTransportRegistry({
-    maxConnections: config.smtp.maxConnections,
-    attemptTimeoutMs: config.policy.attemptTimeoutMs,
-  });
+  const transports = createTransportRegistry({ maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
@@ -26,11 +25,13 @@ export async function startWorker(config: Config, temporalAddress: string, gatew
     connection,
     client,
     policy: config.policy,
+    messageIdDomain: config.messageIdDomain,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     sql,
     transports,
     gatewayUrl,
+    logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
   });

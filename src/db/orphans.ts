@@ -1,24 +1,27 @@
 import type { Sql } from './sql';
 
+// Orphans: emails stored by an API that stopped before starting their workflow.
+
 export interface OrphanCandidate {
   id: string;
   tenantId: string;
   workflowId: string;
   hasIdempotencyKey: boolean;
+  sendAt: Date | null;
   tags: string[];
   domains: string[];
 }
 
-/**
- * Emails that should have started by now but show no attempt: queued (or scheduled for a time
- * already past) for longer than `graceMs`. Almost always their workflow exists and is only
- * late (a worker outage); the sweep checks that before touching anything.
- */
 export function createOrphanStore(sql: Sql) {
   return {
+    /**
+     * Emails that should have started by now but show no attempt: queued (or scheduled for a
+     * time already past) for longer than `graceMs`. Almost always their workflow exists and is
+     * only late (a worker outage); the sweep checks that before touching anything.
+     */
     async candidates(graceMs: number, limit: number): Promise<OrphanCandidate[]> {
-      const rows = await sql<Array<{ id: string; tenant_id: string; workflow_id: string; has_key: boolean; tags: string[]; domains: string[] }>>`
-        select e.id, e.tenant_id, e.workflow_id, e.idempotency_key is not null as has_key, e.tags,
+      return sql<OrphanCandidate[]>`
+        select e.id, e.tenant_id, e.workflow_id, e.idempotency_key is not null as has_idempotency_key, e.send_at, e.tags,
           array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains
         from emails e
         where e.status in ('queued', 'scheduled')
@@ -27,14 +30,6 @@ export function createOrphanStore(sql: Sql) {
           and not exists (select 1 from delivery_attempts a where a.email_id = e.id)
         order by e.created_at
         limit ${limit}`;
-      return rows.map((r) => ({
-        id: r.id,
-        tenantId: r.tenant_id,
-        workflowId: r.workflow_id,
-        hasIdempotencyKey: r.has_key,
-        tags: r.tags,
-        domains: r.domains,
-      }));
     },
 
     async recordRecovered(id: string): Promise<void> {
@@ -43,3 +38,5 @@ export function createOrphanStore(sql: Sql) {
     },
   };
 }
+
+export type OrphanStore = ReturnType<typeof createOrphanStore>;

@@ -1,21 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
-import { createActivities } from '../../src/activities';
-import { createReconcileActivities } from '../../src/activities/reconcile';
-import { createDeliveryStore } from '../../src/db/delivery-store';
 import { createSql, type Sql } from '../../src/db/sql';
+import { createDeliveryService } from '../../src/deliveries/service';
+import { createDeliveryWorkflows } from '../../src/deliveries/workflows';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
-import { createDeliveries } from '../../src/temporal/deliveries';
-import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import { createHeraldWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
 import { startScriptedSmtp, type ScriptedSmtp } from './smtp-test-server';
 
 // Wires the real parts for one test file: the shared Temporal dev server and PostgreSQL
-// database from global-setup, a worker on a task queue of its own, a scripted SMTP server and
-// the Hono app (called in-process with app.request()).
+// database from global-setup, the real worker (createHeraldWorker) on a task queue of its own, a
+// scripted SMTP server and the Hono app (called in-process with app.request()).
 
 export const TEST_POLICY: DeliveryPolicy = {
   initialIntervalMs: 200,
@@ -69,28 +67,27 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
   const client = new Client({ connection });
   const transports: TransportRegistry = createTransportRegistry({ maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
   const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await Worker.create({
+  const logger = pino({ level: 'silent' });
+  const worker = await createHeraldWorker({
     connection: nativeConnection,
+    client,
+    policy,
+    messageIdDomain: 'test.herald',
+    namespace: 'default',
     taskQueue,
+    sql,
+    transports,
+    gatewayUrl: smtp.url,
+    logger,
     workflowBundle: await workflowBundle(),
-    activities: {
-      ...createActivities({ store: createDeliveryStore(sql), transports, gatewayUrl: smtp.url }),
-      ...createReconcileActivities({ sql, client, deliveries: createDeliveries(client, taskQueue), policy }),
-    },
   });
   const running = worker.run();
 
   const app = createApp({
-    sql,
-    deliveries: createDeliveries(client, taskQueue),
-    temporalReady: async () => {
-      await connection.workflowService.getSystemInfo({});
-      return true;
-    },
-    policy,
-    messageIdDomain: 'test.herald',
+    deliveries: createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger }),
+    readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
-    logger: pino({ level: 'silent' }),
+    logger,
   });
 
   const harness: Harness = {

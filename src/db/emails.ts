@@ -1,0 +1,225 @@
+import type { Sql } from './sql';
+import { domainOf, initialStatus, type Address, type Attachment, type EmailContent, type EmailStatus, type RecipientOutcome } from '../shared';
+
+// The email aggregate as the accept path and the readers see it: storing a new email with its
+// recipients and attachments, and reading it back.
+
+export interface NewEmail {
+  id: string;
+  tenantId: string;
+  workflowId: string;
+  messageId: string;
+  from: Address;
+  subject: string;
+  content: EmailContent;
+  attachments: Attachment[];
+  metadata: Record<string, unknown>;
+  tags: string[];
+  sendAt?: string;
+  idempotencyKey?: string;
+  requestHash: string;
+}
+
+export interface StoredEmailRef {
+  id: string;
+  status: EmailStatus;
+  workflowId: string;
+  requestHash: string | null;
+  sendAt: string | null;
+  created: boolean;
+}
+
+/** What is needed to steer an email's workflow. */
+export interface EmailRef {
+  id: string;
+  tenantId: string;
+  status: EmailStatus;
+  workflowId: string;
+  sendAt: Date | null;
+  tags: string[];
+  domains: string[];
+}
+
+export interface EmailFilter {
+  statuses?: EmailStatus[];
+  recipient?: string;
+  domain?: string;
+  tag?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+export interface ListCursor {
+  createdAt: string;
+  id: string;
+}
+
+export interface EmailRow {
+  id: string;
+  tenantId: string;
+  status: EmailStatus;
+  workflowId: string;
+  messageId: string;
+  fromAddress: string;
+  subject: string;
+  content: EmailContent & { from?: Address };
+  metadata: Record<string, unknown>;
+  tags: string[];
+  sendAt: Date | null;
+  lastError: string | null;
+  statusReason: string | null;
+  statusChangedBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  sentAt: Date | null;
+}
+
+export interface RecipientRow {
+  address: string;
+  kind: 'to' | 'cc' | 'bcc';
+  status: RecipientOutcome;
+  smtpCode: number | null;
+  smtpResponse: string | null;
+  updatedAt: Date;
+}
+
+export interface AttemptRow {
+  attempt: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+  outcome: string | null;
+  smtpCode: number | null;
+  smtpResponse: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  accepted: string[];
+  rejected: string[];
+}
+
+export interface ListedEmailRow extends Omit<EmailRow, 'tenantId' | 'content' | 'metadata' | 'statusReason' | 'statusChangedBy'> {
+  recipients: string[];
+}
+
+export interface EventRow {
+  id: number;
+  type: string;
+  at: Date;
+  actor: string | null;
+  data: Record<string, unknown>;
+}
+
+const refColumns = (sql: Sql) => sql`
+  e.id, e.tenant_id, e.status, e.workflow_id, e.send_at, e.tags,
+  array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains`;
+
+/** The filters of a listing, each served by an index. */
+function filterClauses(sql: Sql, filter: EmailFilter) {
+  return sql`
+    ${filter.statuses?.length ? sql`and e.status = any(${filter.statuses})` : sql``}
+    ${filter.recipient ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.address = ${filter.recipient})` : sql``}
+    ${filter.domain ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.domain = ${filter.domain})` : sql``}
+    ${filter.tag ? sql`and e.tags @> ${[filter.tag]}` : sql``}
+    ${filter.createdAfter ? sql`and e.created_at > ${filter.createdAfter}` : sql``}
+    ${filter.createdBefore ? sql`and e.created_at < ${filter.createdBefore}` : sql``}`;
+}
+
+export function createEmailStore(sql: Sql) {
+  return {
+    /**
+     * Stores a new email with its recipients and attachments in one transaction. With an
+     * idempotency key already used by this tenant, stores nothing and returns the existing one.
+     */
+    async insert(email: NewEmail): Promise<StoredEmailRef> {
+      return sql.begin(async (tx) => {
+        const status = initialStatus(email.sendAt);
+        const inserted = await tx`
+          insert into emails (id, tenant_id, status, workflow_id, message_id, idempotency_key, request_hash,
+            from_address, subject, content, metadata, tags, send_at)
+          values (${email.id}, ${email.tenantId}, ${status}, ${email.workflowId}, ${email.messageId},
+            ${email.idempotencyKey ?? null}, ${email.requestHash}, ${email.from.address}, ${email.subject},
+            ${tx.json({ ...email.content, from: email.from } as never)}, ${tx.json(email.metadata as never)},
+            ${email.tags}, ${email.sendAt ?? null})
+          on conflict (tenant_id, idempotency_key) do nothing
+          returning id`;
+        if (inserted.length === 0) {
+          const [existing] = await tx<Array<{ id: string; status: EmailStatus; workflowId: string; requestHash: string | null; sendAt: Date | null }>>`
+            select id, status, workflow_id, request_hash, send_at from emails
+            where tenant_id = ${email.tenantId} and idempotency_key = ${email.idempotencyKey ?? null}`;
+          return { ...existing, sendAt: existing.sendAt?.toISOString() ?? null, created: false };
+        }
+        const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
+          email.content[kind].map((a) => ({ emailId: email.id, address: a.address, kind, domain: domainOf(a.address) })),
+        );
+        // The same address twice (to and cc, say) is one recipient: the first kind wins.
+        const unique = [...new Map(recipients.map((r) => [r.address, r])).values()];
+        await tx`insert into email_recipients ${tx(unique, 'emailId', 'address', 'kind', 'domain')}`;
+        if (email.attachments.length > 0) {
+          const rows = email.attachments.map((a, position) => ({ emailId: email.id, position, ...a }));
+          await tx`insert into email_attachments ${tx(rows, 'emailId', 'position', 'filename', 'contentType', 'content')}`;
+        }
+        await tx`insert into email_events (email_id, type, actor, data)
+          values (${email.id}, 'email.accepted', 'api', ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
+        return { id: email.id, status, workflowId: email.workflowId, requestHash: email.requestHash, sendAt: email.sendAt ?? null, created: true };
+      }) as Promise<StoredEmailRef>;
+    },
+
+    /** Removes an email whose workflow could not be started, so nothing half-accepted stays. */
+    async remove(id: string): Promise<void> {
+      await sql`delete from emails where id = ${id}`;
+    },
+
+    async find(tenantId: string, id: string): Promise<{ email: EmailRow; recipients: RecipientRow[]; attempts: AttemptRow[] } | undefined> {
+      const [email] = await sql<EmailRow[]>`
+        select id, tenant_id, status, workflow_id, message_id, from_address, subject, content, metadata, tags,
+          send_at, last_error, status_reason, status_changed_by, created_at, updated_at, sent_at
+        from emails where tenant_id = ${tenantId} and id = ${id}`;
+      if (!email) return undefined;
+      const [recipients, attempts] = await Promise.all([
+        sql<RecipientRow[]>`select address, kind, status, smtp_code, smtp_response, updated_at
+            from email_recipients where email_id = ${id} order by kind, address`,
+        sql<AttemptRow[]>`select attempt, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
+            from delivery_attempts where email_id = ${id} order by id`,
+      ]);
+      return { email, recipients, attempts };
+    },
+
+    async findRef(tenantId: string, id: string): Promise<EmailRef | undefined> {
+      const [row] = await sql<EmailRef[]>`select ${refColumns(sql)} from emails e where e.tenant_id = ${tenantId} and e.id = ${id}`;
+      return row;
+    },
+
+    async status(id: string): Promise<EmailStatus | undefined> {
+      const [row] = await sql<Array<{ status: EmailStatus }>>`select status from emails where id = ${id}`;
+      return row?.status;
+    },
+
+    /** Newest first, keyset-paginated on (created_at, id); every filter is served by an index. */
+    async list(tenantId: string, filter: EmailFilter, limit: number, cursor?: ListCursor): Promise<ListedEmailRow[]> {
+      return sql<ListedEmailRow[]>`
+        select e.id, e.status, e.workflow_id, e.message_id, e.from_address, e.subject, e.tags, e.send_at,
+          e.created_at, e.updated_at, e.sent_at, e.last_error,
+          array(select r.address from email_recipients r where r.email_id = e.id order by r.kind, r.address) as recipients
+        from emails e
+        where e.tenant_id = ${tenantId}
+          ${filterClauses(sql, filter)}
+          ${cursor ? sql`and (e.created_at, e.id) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : sql``}
+        order by e.created_at desc, e.id desc
+        limit ${limit}`;
+    },
+
+    /** The refs of the failed emails that match a filter, oldest first (bulk re-drive). */
+    async failedRefs(tenantId: string, filter: EmailFilter, limit: number): Promise<EmailRef[]> {
+      return sql<EmailRef[]>`
+        select ${refColumns(sql)} from emails e
+        where e.tenant_id = ${tenantId} ${filterClauses(sql, { ...filter, statuses: ['failed'] })}
+        order by e.created_at desc, e.id desc
+        limit ${limit}`;
+    },
+
+    async events(id: string): Promise<EventRow[]> {
+      return sql<EventRow[]>`select id::int as id, type, at, actor, data from email_events where email_id = ${id} order by id`;
+    },
+  };
+}
+
+export type EmailStore = ReturnType<typeof createEmailStore>;

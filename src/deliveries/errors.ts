@@ -1,0 +1,30 @@
+import type { EmailStatus } from '../shared';
+
+// Why the service refuses a request. The API turns each into a problem+json answer (and the
+// SMTP listener into a reply code); the service itself knows nothing of HTTP.
+
+export type DeliveryErrorCode =
+  | 'not-found' // no such email for this tenant (or not an email id at all)
+  | 'email-finished' // already sent, failed or cancelled: cannot be changed
+  | 'not-applicable' // the control does not apply in the delivery's current phase
+  | 'not-failed' // only a failed email can be re-driven
+  | 'still-running' // the previous run of a re-driven email has not closed yet
+  | 'idempotency-key-reused' // the key was used with another request body
+  | 'temporal-unavailable'; // the workflow could not be started
+
+export class DeliveryError extends Error {
+  constructor(
+    readonly code: DeliveryErrorCode,
+    message: string,
+    readonly details: { detail?: string; emailStatus?: EmailStatus } = {},
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+export const emailFinished = (status: EmailStatus) =>
+  new DeliveryError('email-finished', `The email is already ${status}`, {
+    detail: 'only an email that has not reached sent, failed or cancelled can be changed',
+    emailStatus: status,
+  });

@@ -1,0 +1,237 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Logger } from '../logger';
+import type { Sql } from '../db/sql';
+import { createEmailStore, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
+import { createLifecycleStore } from '../db/lifecycle';
+import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
+import {
+  isTerminal,
+  recipientDomains,
+  recipientsOf,
+  workflowIdFor,
+  type Address,
+  type Attachment,
+  type DeliverEmailInput,
+  type DeliveryPolicy,
+  type EmailContent,
+  type EmailStatus,
+} from '../shared';
+import type { ControlName, ControlRequest, DeliveryView, RescheduleRequest } from '../workflows/messages';
+import { DeliveryError, emailFinished } from './errors';
+import type { DeliveryWorkflows } from './workflows';
+
+// The delivery service: accepts an email, starts its workflow, controls, cancels and re-drives
+// deliveries. The API routes, the orphan sweep and (later) campaigns and SMTP submission call it;
+// the workflow input is built here and nowhere else.
+
+/** A validated email, as a caller hands it to Herald. */
+export interface EmailSubmission {
+  from: Address;
+  subject: string;
+  content: EmailContent;
+  attachments: Attachment[];
+  metadata: Record<string, unknown>;
+  tags: string[];
+  /** ISO date-time; absent means now. */
+  sendAt?: string;
+}
+
+export interface Accepted {
+  id: string;
+  status: EmailStatus;
+  workflowId: string;
+  /** The idempotency key had been used with the same request: nothing new was stored. */
+  replayed: boolean;
+}
+
+export interface DeliveryServiceDeps {
+  sql: Sql;
+  workflows: DeliveryWorkflows;
+  policy: DeliveryPolicy;
+  messageIdDomain: string;
+  logger: Logger;
+}
+
+/** Who steers a delivery through the service (shown in the timeline). */
+const API_ACTOR = 'api';
+export const UNACKNOWLEDGED_REASON = 'not acknowledged: the API stopped between storing the email and starting its delivery';
+
+/** Email ids are UUIDs; anything else cannot name an email (not found, not looked up). */
+const EMAIL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Idempotency: the same key must come with the same request (hashed as received). */
+export function requestHash(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
+/** The one-line summary shown for a delivery in the Temporal Web UI. */
+export function deliverySummary(recipients: Address[], subject: string): string {
+  const more = recipients.length > 1 ? ` (+${recipients.length - 1})` : '';
+  const line = `To ${recipients[0]?.address ?? ''}${more}: "${subject}"`;
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
+  const emails = createEmailStore(sql);
+  const lifecycle = createLifecycleStore(sql);
+  const orphans = createOrphanStore(sql);
+
+  /** The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). */
+  const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string): DeliverEmailInput => ({
+    emailId: email.id,
+    tenantId: email.tenantId,
+    sendAt,
+    policy,
+    recipientDomains: email.domains,
+    tags: email.tags,
+  });
+
+  async function refOf(tenantId: string, id: string): Promise<EmailRef> {
+    const ref = EMAIL_ID.test(id) ? await emails.findRef(tenantId, id) : undefined;
+    if (!ref) throw new DeliveryError('not-found', 'Email not found');
+    return ref;
+  }
+
+  async function currentStatus(id: string): Promise<EmailStatus> {
+    return (await emails.status(id)) ?? 'cancelled';
+  }
+
+  async function redriveOne(ref: EmailRef): Promise<void> {
+    await workflows.waitUntilClosed(ref.workflowId);
+    if (!(await lifecycle.prepareRedrive(ref.id, API_ACTOR))) throw new DeliveryError('not-failed', 'The email is no longer failed');
+    try {
+      await workflows.redrive(ref.workflowId, inputFor(ref), `Re-drive of email ${ref.id}`);
+    } catch (err) {
+      await lifecycle.abandonRedrive(ref.id, 'the new run could not be started');
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new DeliveryError('still-running', 'The previous delivery of this email is still closing; try again shortly');
+      }
+      throw err;
+    }
+  }
+
+  return {
+    /**
+     * Stores the email and starts its workflow; the caller's 202 means both happened. With an
+     * idempotency key already used with the same request, returns that email (and starts its
+     * workflow if an earlier try stopped short).
+     */
+    async accept(tenantId: string, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
+      const id = randomUUID();
+      const recipients = recipientsOf(submission.content);
+      const stored = await emails.insert({
+        id,
+        tenantId,
+        workflowId: workflowIdFor(id),
+        messageId: `<${id}@${messageIdDomain}>`,
+        ...submission,
+        idempotencyKey: options.idempotencyKey,
+        requestHash: options.requestHash,
+      });
+      if (!stored.created && stored.requestHash !== options.requestHash) {
+        throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
+          detail: `email ${stored.id} was created with this key`,
+        });
+      }
+      try {
+        // Repeated for a replayed key while the email is still waiting: a no-op when it runs.
+        if (stored.created || stored.status === 'queued' || stored.status === 'scheduled') {
+          const input = inputFor({ id: stored.id, tenantId, domains: recipientDomains(recipients), tags: submission.tags }, stored.sendAt ?? undefined);
+          await workflows.start(stored.workflowId, input, deliverySummary(recipients, submission.subject));
+        }
+      } catch (err) {
+        logger.error({ err, emailId: stored.id }, 'could not start the delivery workflow');
+        if (stored.created && !options.idempotencyKey) await emails.remove(stored.id);
+        throw new DeliveryError('temporal-unavailable', 'The email could not be queued; try again', {
+          detail: options.idempotencyKey ? 'retry with the same Idempotency-Key' : 'nothing was stored',
+        });
+      }
+      return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
+    },
+
+    async get(tenantId: string, id: string) {
+      const found = EMAIL_ID.test(id) ? await emails.find(tenantId, id) : undefined;
+      if (!found) throw new DeliveryError('not-found', 'Email not found');
+      return found;
+    },
+
+    list(tenantId: string, filter: EmailFilter, limit: number, cursor?: ListCursor) {
+      return emails.list(tenantId, filter, limit, cursor);
+    },
+
+    async events(tenantId: string, id: string) {
+      return emails.events((await refOf(tenantId, id)).id);
+    },
+
+    /** Cancels unless the gateway already has the email; returns the status it ends in. */
+    async cancel(tenantId: string, id: string, reason = 'cancelled through the API'): Promise<{ id: string; status: EmailStatus }> {
+      const ref = await refOf(tenantId, id);
+      if (ref.status === 'cancelled') return { id: ref.id, status: ref.status };
+      if (isTerminal(ref.status)) throw emailFinished(ref.status);
+      try {
+        await workflows.cancel(ref.workflowId, { actor: API_ACTOR, reason });
+      } catch (err) {
+        // No run to cancel (its start never happened): cancel the record itself.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        await lifecycle.cancel(ref.id, API_ACTOR, reason);
+      }
+      const status = await currentStatus(ref.id);
+      if (status === 'sent' || status === 'failed') throw emailFinished(status);
+      return { id: ref.id, status };
+    },
+
+    /** Reschedule, send now, pause or resume: sent to the workflow as an update, which answers. */
+    async control(tenantId: string, id: string, name: ControlName, request: Omit<ControlRequest, 'actor'> | Omit<RescheduleRequest, 'actor'>): Promise<DeliveryView> {
+      const ref = await refOf(tenantId, id);
+      if (isTerminal(ref.status)) throw emailFinished(ref.status);
+      try {
+        return await workflows.control(ref.workflowId, name, { ...request, actor: API_ACTOR });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw new DeliveryError('not-applicable', err.cause?.message ?? err.message, { emailStatus: await currentStatus(ref.id) });
+        }
+        if (err instanceof WorkflowNotFoundError) throw emailFinished(await currentStatus(ref.id));
+        throw err;
+      }
+    },
+
+    /** Re-drives a failed email: a new run of its workflow, the same Message-ID. */
+    async redrive(tenantId: string, id: string): Promise<void> {
+      const ref = await refOf(tenantId, id);
+      if (ref.status !== 'failed') {
+        throw new DeliveryError('not-failed', `Only a failed email can be sent again; this one is ${ref.status}`, { emailStatus: ref.status });
+      }
+      await redriveOne(ref);
+    },
+
+    /** Re-drives the failed emails matching a filter; returns how many matched and which were re-driven. */
+    async redriveFailed(tenantId: string, filter: EmailFilter, limit: number): Promise<{ matched: number; ids: string[] }> {
+      const failed = await emails.failedRefs(tenantId, filter, limit);
+      const ids: string[] = [];
+      for (const ref of failed) {
+        if (await redriveOne(ref).then(() => true, () => false)) ids.push(ref.id);
+      }
+      return { matched: failed.length, ids };
+    },
+
+    /**
+     * Settles an email stored without a workflow (the API died between the two). With an
+     * idempotency key the caller's retry would resume it, so it is started; without one the
+     * caller never had a 202 and has likely sent it again, so it is cancelled rather than risk
+     * a duplicate. A workflow that exists is only late: left alone.
+     */
+    async settleOrphan(orphan: OrphanCandidate): Promise<'running' | 'started' | 'cancelled'> {
+      if (await workflows.exists(orphan.workflowId)) return 'running';
+      if (!orphan.hasIdempotencyKey) {
+        await lifecycle.cancel(orphan.id, 'herald', UNACKNOWLEDGED_REASON);
+        return 'cancelled';
+      }
+      await workflows.start(orphan.workflowId, inputFor(orphan), `Recovered delivery of email ${orphan.id}`);
+      await orphans.recordRecovered(orphan.id);
+      return 'started';
+    },
+  };
+}
+
+export type DeliveryService = ReturnType<typeof createDeliveryService>;
