@@ -38,7 +38,6 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<{
 }>;
 
 export async function closedLoop(apiUrl: string, total: number, connections: number): Promise<LoadResult & { p50: number; p99: number }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const autocannon = require('autocannon') as Autocannon;
   const accepted: Accepted[] = [];
   const errors: Record<string, number> = {};

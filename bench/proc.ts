@@ -57,7 +57,7 @@ export function postgresPids(database: string): { backends: number[]; helpers: n
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    let comm = '';
+    let comm: string;
     try {
       comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     } catch {

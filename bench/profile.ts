@@ -57,7 +57,7 @@ export function summarizeCpuProfile(file: string, top = 12): string {
 }
 
 export function summarizeCpuProfiles(dir: string): string {
-  let files: string[] = [];
+  let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   } catch {

@@ -146,10 +146,9 @@ class Receipts {
   /** Waits until every accepted email has reached the sink; returns how many have not. */
   async waitFor(accepted: Accepted[], timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    let missing = accepted.length;
     for (;;) {
       this.collect();
-      missing = accepted.filter((a) => this.of(a.id) === undefined).length;
+      const missing = accepted.filter((a) => this.of(a.id) === undefined).length;
       if (missing === 0 || Date.now() > deadline) return missing;
       await sleep(200);
     }
@@ -437,7 +436,7 @@ async function main() {
   const lost = accepted.filter((a) => receipts.of(a.id) === undefined).length;
   const duplicates = [...receipts.byId.values()].filter((l) => l.length > 1).length;
   const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} });
-  let byStatus: Record<string, number> = {};
+  let byStatus: Record<string, number>;
   const deadline = Date.now() + 30_000;
   for (;;) {
     const rows = await sql<Array<{ status: string; n: number }>>`select status, count(*)::int as n from emails group by status`;
