@@ -11,7 +11,8 @@ const HOUR = 60 * MINUTE;
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().default('0.0.0.0'),
+  /** Loopback unless told otherwise: a container sets HOST=0.0.0.0. */
+  HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/herald'),
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
   TEMPORAL_ADDRESS: z.string().optional(),

@@ -4,16 +4,12 @@ import { Problem, toProblem } from './problem';
 import { emailRoutes } from './routes/emails';
 import { emailActionRoutes } from './routes/email-actions';
 import { healthRoutes } from './routes/health';
-import { DEFAULT_TENANT } from '../shared';
+import { authenticate } from './auth';
 
 /** The HTTP API: one module per resource, one error shape. */
 export function createApp(deps: ApiDeps) {
   const app = createRouter();
-  app.use('/v1/*', async (c, next) => {
-    // One tenant until API keys arrive; every query is already scoped by it.
-    c.set('tenantId', DEFAULT_TENANT);
-    await next();
-  });
+  app.use('/v1/*', authenticate(deps.tenants));
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));

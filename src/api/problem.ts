@@ -24,13 +24,20 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export class Problem extends HTTPException {
   readonly body: ProblemBody;
 
-  constructor(status: ContentfulStatusCode, slug: string, title: string, extra: Omit<Partial<ProblemBody>, 'type' | 'title' | 'status'> = {}) {
+  constructor(
+    status: ContentfulStatusCode,
+    slug: string,
+    title: string,
+    extra: Omit<Partial<ProblemBody>, 'type' | 'title' | 'status'> = {},
+    /** Headers the answer carries (Retry-After, WWW-Authenticate, RateLimit). */
+    readonly headers: Record<string, string> = {},
+  ) {
     super(status, { message: title });
     this.body = { type: `https://herald.dev/problems/${slug}`, title, status, ...extra };
   }
 
   toResponse(): Response {
-    return new Response(JSON.stringify(this.body), { status: this.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE } });
+    return new Response(JSON.stringify(this.body), { status: this.status, headers: { ...this.headers, 'content-type': PROBLEM_CONTENT_TYPE } });
   }
 }
 
@@ -58,6 +65,8 @@ const DELIVERY_ERROR_STATUS: Record<DeliveryErrorCode, ContentfulStatusCode> = {
   'not-failed': 409,
   'still-running': 409,
   'idempotency-key-reused': 422,
+  'sender-not-allowed': 403,
+  'quota-exceeded': 429,
   'temporal-unavailable': 503,
 };
 
@@ -65,11 +74,10 @@ const DELIVERY_ERROR_STATUS: Record<DeliveryErrorCode, ContentfulStatusCode> = {
 export function toProblem(err: unknown): Problem | undefined {
   if (err instanceof Problem) return err;
   if (err instanceof DeliveryError) {
-    const { detail, emailStatus } = err.details;
-    return new Problem(DELIVERY_ERROR_STATUS[err.code], err.code, err.message, {
-      ...(detail !== undefined ? { detail } : {}),
-      ...(emailStatus !== undefined ? { emailStatus } : {}),
-    });
+    const { retryAfterS, quota, ...extra } = err.details;
+    const headers: Record<string, string> =
+      retryAfterS !== undefined ? { 'retry-after': String(retryAfterS), ...rateLimitHeaders('daily', quota ?? 0, 86_400, 0, retryAfterS) } : {};
+    return new Problem(DELIVERY_ERROR_STATUS[err.code], err.code, err.message, JSON.parse(JSON.stringify(extra)), headers);
   }
   if (err instanceof HTTPException) {
     if (err.status === 415) return new Problem(415, 'unsupported-media-type', 'Content-Type must be application/json');
@@ -77,4 +85,12 @@ export function toProblem(err: unknown): Problem | undefined {
     return new Problem(err.status as ContentfulStatusCode, 'http-error', err.message || 'Request failed');
   }
   return undefined;
+}
+
+/**
+ * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the policy (quota `q` per
+ * window of `w` seconds) and where the caller stands (`r` left, reset in `t` seconds).
+ */
+export function rateLimitHeaders(policy: string, quota: number, windowS: number, remaining: number, resetS: number): Record<string, string> {
+  return { 'ratelimit-policy': `"${policy}";q=${quota};w=${windowS}`, ratelimit: `"${policy}";r=${remaining};t=${resetS}` };
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
+import { createTenantStore } from '../db/tenants';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -26,6 +27,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       messageIdDomain: config.messageIdDomain,
       logger,
     }),
+    tenants: createTenantStore(sql),
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([
         sql`select 1`.then(() => true, () => false),

@@ -7,6 +7,10 @@ import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-serv
 import { startMailSink, type MailSink } from '../dev/mail-sink';
 import { startApiServer } from '../api/server';
 import { startWorker } from '../worker/start';
+import { createSql } from '../db/sql';
+import { createTenantStore } from '../db/tenants';
+import { createTenantAdmin } from '../tenants/admin';
+import { DEFAULT_TENANT } from '../shared';
 import { onShutdownSignal } from './shutdown';
 
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
@@ -47,6 +51,8 @@ async function main() {
       gatewayUrl = sink.url;
     }
 
+    const dev = await developmentKey(config.databaseUrl, config.dataDir);
+
     const worker = await startWorker(config, temporalAddress, gatewayUrl, logger);
     stops.push(() => worker.stop());
     const api = await startApiServer(config, temporalAddress, logger);
@@ -57,10 +63,12 @@ async function main() {
         '',
         'Herald is running',
         `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
+        `  Development key:  ${dev.key}`,
+        `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
         `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
         temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
         `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
-        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${gatewayUrl}`,
+        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
         '',
         'Ctrl-C stops everything.',
       ]
@@ -73,6 +81,23 @@ async function main() {
     await stopAll();
     process.exit(1);
   }
+}
+
+/** The development key of the default tenant (created on first run, kept in the data dir). */
+async function developmentKey(databaseUrl: string, dataDir: string) {
+  const sql = createSql(databaseUrl, 1);
+  try {
+    const key = await createTenantAdmin(sql).ensureDevKey(dataDir);
+    const tenant = await createTenantStore(sql).get(DEFAULT_TENANT);
+    return { ...key, anyDomain: tenant?.anySendingDomain ?? false };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Credentials never reach a terminal or a log. */
+function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
 main();

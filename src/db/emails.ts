@@ -18,6 +18,15 @@ export interface NewEmail {
   sendAt?: string;
   idempotencyKey?: string;
   requestHash: string;
+  /** The tenant's daily quota: a new email past it is refused and nothing is stored. */
+  dailyQuota: number;
+}
+
+/** Thrown (rolling the insert back) when the tenant has accepted its daily quota already. */
+export class DailyQuotaExceeded extends Error {
+  constructor(readonly quota: number) {
+    super(`the daily quota of ${quota} emails is used up`);
+  }
 }
 
 export interface StoredEmailRef {
@@ -147,6 +156,13 @@ export function createEmailStore(sql: Sql) {
             where tenant_id = ${email.tenantId} and idempotency_key = ${email.idempotencyKey ?? null}`;
           return { ...existing, sendAt: existing.sendAt?.toISOString() ?? null, created: false };
         }
+        const [counted] = await tx`
+          insert into tenant_daily_usage (tenant_id, day, emails)
+          select ${email.tenantId}, (now() at time zone 'utc')::date, 1 where ${email.dailyQuota} >= 1
+          on conflict (tenant_id, day) do update set emails = tenant_daily_usage.emails + 1
+            where tenant_daily_usage.emails < ${email.dailyQuota}
+          returning emails`;
+        if (!counted) throw new DailyQuotaExceeded(email.dailyQuota);
         const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
           email.content[kind].map((a) => ({ emailId: email.id, address: a.address, kind, domain: domainOf(a.address) })),
         );

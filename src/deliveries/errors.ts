@@ -10,13 +10,15 @@ export type DeliveryErrorCode =
   | 'not-failed' // only a failed email can be re-driven
   | 'still-running' // the previous run of a re-driven email has not closed yet
   | 'idempotency-key-reused' // the key was used with another request body
+  | 'sender-not-allowed' // the from address is not of one of the tenant's sending domains
+  | 'quota-exceeded' // the tenant's daily quota is used up
   | 'temporal-unavailable'; // the workflow could not be started
 
 export class DeliveryError extends Error {
   constructor(
     readonly code: DeliveryErrorCode,
     message: string,
-    readonly details: { detail?: string; emailStatus?: EmailStatus } = {},
+    readonly details: { detail?: string; emailStatus?: EmailStatus; domain?: string; retryAfterS?: number; quota?: number } = {},
   ) {
     super(message);
     this.name = 'DeliveryError';

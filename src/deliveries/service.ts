@@ -2,11 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
 import type { Sql } from '../db/sql';
-import { createEmailStore, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
+import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
+  domainOf,
   isTerminal,
+  maySendFrom,
   recipientDomains,
   recipientsOf,
   workflowIdFor,
@@ -16,6 +18,7 @@ import {
   type DeliveryPolicy,
   type EmailContent,
   type EmailStatus,
+  type Tenant,
 } from '../shared';
 import type { ControlName, ControlRequest, DeliveryView, RescheduleRequest } from '../workflows/messages';
 import { DeliveryError, emailFinished } from './errors';
@@ -63,6 +66,11 @@ const EMAIL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 /** Idempotency: the same key must come with the same request (hashed as received). */
 export function requestHash(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
+function secondsUntilUtcMidnight(now = new Date()): number {
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  return Math.ceil((midnight - now.getTime()) / 1000);
 }
 
 /** The one-line summary shown for a delivery in the Temporal Web UI. */
@@ -117,18 +125,36 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * idempotency key already used with the same request, returns that email (and starts its
      * workflow if an earlier try stopped short).
      */
-    async accept(tenantId: string, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
+    async accept(tenant: Tenant, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
+      if (!maySendFrom(tenant, submission.from.address)) {
+        const domain = domainOf(submission.from.address);
+        throw new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
+          detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
+          domain,
+        });
+      }
       const id = randomUUID();
+      const tenantId = tenant.id;
       const recipients = recipientsOf(submission.content);
-      const stored = await emails.insert({
-        id,
-        tenantId,
-        workflowId: workflowIdFor(id),
-        messageId: `<${id}@${messageIdDomain}>`,
-        ...submission,
-        idempotencyKey: options.idempotencyKey,
-        requestHash: options.requestHash,
-      });
+      const stored = await emails
+        .insert({
+          id,
+          tenantId,
+          workflowId: workflowIdFor(id),
+          messageId: `<${id}@${messageIdDomain}>`,
+          ...submission,
+          idempotencyKey: options.idempotencyKey,
+          requestHash: options.requestHash,
+          dailyQuota: tenant.dailyQuota,
+        })
+        .catch((err) => {
+          if (!(err instanceof DailyQuotaExceeded)) throw err;
+          throw new DeliveryError('quota-exceeded', `The daily quota of ${err.quota} emails is used up`, {
+            detail: 'the quota counts emails accepted per UTC day',
+            quota: err.quota,
+            retryAfterS: secondsUntilUtcMidnight(),
+          });
+        });
       if (!stored.created && stored.requestHash !== options.requestHash) {
         throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
           detail: `email ${stored.id} was created with this key`,

@@ -4,3 +4,4 @@ export * from './delivery-rules';
 export * from './errors';
 export * from './workflow-input';
 export * from './search-attributes';
+export * from './tenant';

@@ -25,7 +25,7 @@ async function submit(body: Record<string, unknown>, headers: Record<string, str
 }
 
 async function action(id: string, name: string, body?: unknown) {
-  const res = await h.app.request(`/v1/emails/${id}/${name}`, {
+  const res = await h.request(`/v1/emails/${id}/${name}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -38,7 +38,7 @@ async function workflowStatus(id: string) {
 }
 
 async function eventTypes(id: string): Promise<string[]> {
-  const res = await h.app.request(`/v1/emails/${id}/events`);
+  const res = await h.request(`/v1/emails/${id}/events`);
   return ((await res.json()) as any).data.map((e: any) => e.type);
 }
 
@@ -133,7 +133,7 @@ describe('scheduled send', () => {
     const id = await submit(validEmail({ to: ['cli-now@example.org'], sendAt: inAnHour() }));
     await temporalCliOk(['workflow', 'update', 'execute', '--workflow-id', `email-${id}`, '--name', 'sendNow', '--input', '{"actor":"ops@cli"}']);
     await h.waitForStatus(id, ['sent'], 10_000);
-    const events = ((await (await h.app.request(`/v1/emails/${id}/events`)).json()) as any).data;
+    const events = ((await (await h.request(`/v1/emails/${id}/events`)).json()) as any).data;
     expect(events.find((e: any) => e.type === 'email.send_now').actor).toBe('ops@cli');
   });
 
@@ -196,7 +196,7 @@ describe('cancel', () => {
       const res = await slow.post(validEmail({ to: ['between@example.org'] }));
       const { id } = (await res.json()) as any;
       await slow.waitForStatus(id, ['retrying']);
-      const cancel = await slow.app.request(`/v1/emails/${id}/cancel`, { method: 'POST' });
+      const cancel = await slow.request(`/v1/emails/${id}/cancel`, { method: 'POST' });
       expect(cancel.status).toBe(200);
       const email = await slow.getEmail(id);
       expect(email.status).toBe('cancelled');
@@ -317,7 +317,7 @@ describe('re-drive', () => {
     for (const id of [...ids, other]) await h.waitForStatus(id, ['failed']);
     h.smtp.onRcpt = undefined;
 
-    const res = await h.app.request('/v1/emails/retry', {
+    const res = await h.request('/v1/emails/retry', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ filter: { tag } }),
@@ -376,30 +376,30 @@ describe('listing and timeline', () => {
     for (let i = 0; i < 3; i++) ids.push(await submit(validEmail({ to: [`list${i}@listing.example`], metadata: { tags: [tag] } })));
     for (const id of ids) await h.waitForStatus(id, ['sent']);
 
-    const page1 = (await (await h.app.request(`/v1/emails?tag=${tag}&limit=2`)).json()) as any;
+    const page1 = (await (await h.request(`/v1/emails?tag=${tag}&limit=2`)).json()) as any;
     expect(page1.data.map((e: any) => e.id)).toEqual([ids[2], ids[1]]);
     expect(page1.nextCursor).toEqual(expect.any(String));
-    const page2 = (await (await h.app.request(`/v1/emails?tag=${tag}&limit=2&cursor=${page1.nextCursor}`)).json()) as any;
+    const page2 = (await (await h.request(`/v1/emails?tag=${tag}&limit=2&cursor=${page1.nextCursor}`)).json()) as any;
     expect(page2.data.map((e: any) => e.id)).toEqual([ids[0]]);
     expect(page2.nextCursor).toBeNull();
 
-    const byRecipient = (await (await h.app.request(`/v1/emails?recipient=list1@listing.example&status=sent`)).json()) as any;
+    const byRecipient = (await (await h.request(`/v1/emails?recipient=list1@listing.example&status=sent`)).json()) as any;
     expect(byRecipient.data.map((e: any) => e.id)).toEqual([ids[1]]);
-    const none = (await (await h.app.request(`/v1/emails?tag=${tag}&status=failed,cancelled`)).json()) as any;
+    const none = (await (await h.request(`/v1/emails?tag=${tag}&status=failed,cancelled`)).json()) as any;
     expect(none.data).toEqual([]);
-    const after = (await (await h.app.request(`/v1/emails?domain=listing.example&createdAfter=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json()) as any;
+    const after = (await (await h.request(`/v1/emails?domain=listing.example&createdAfter=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json()) as any;
     expect(after.data).toEqual([]);
   });
 
   test('bad list parameters are a 400 problem', async () => {
     for (const q of ['status=bogus', 'limit=0', 'createdAfter=yesterday', 'cursor=nonsense', 'unknown=1']) {
-      const res = await h.app.request(`/v1/emails?${q}`);
+      const res = await h.request(`/v1/emails?${q}`);
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
     }
   });
 
   test('the timeline of an unknown email is 404', async () => {
-    expect((await h.app.request(`/v1/emails/${randomUUID()}/events`)).status).toBe(404);
+    expect((await h.request(`/v1/emails/${randomUUID()}/events`)).status).toBe(404);
   });
 });

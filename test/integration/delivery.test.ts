@@ -182,15 +182,15 @@ test('a slow gateway and a busy pool: waiting for a connection is not a failed a
 });
 
 test('health and readiness', async () => {
-  expect((await h.app.request('/healthz')).status).toBe(200);
-  const ready = await h.app.request('/readyz');
+  expect((await h.request('/healthz')).status).toBe(200);
+  const ready = await h.request('/readyz');
   expect(ready.status).toBe(200);
   expect((await ready.json()) as any).toMatchObject({ postgres: true, temporal: true });
 });
 
 test('unknown email id: 404 problem+json', async () => {
   for (const id of ['6b0f3c1e-1111-4222-8333-944455556666', 'not-a-uuid']) {
-    const res = await h.app.request(`/v1/emails/${id}`);
+    const res = await h.request(`/v1/emails/${id}`);
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(((await res.json()) as any).title).toBe('Email not found');

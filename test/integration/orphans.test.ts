@@ -21,7 +21,7 @@ async function orphan(to: string, idempotencyKey?: string) {
   const id = randomUUID();
   await createEmailStore(h.sql).insert({
     id,
-    tenantId: 'default',
+    tenantId: h.tenantId,
     workflowId: workflowIdFor(id),
     messageId: `<${id}@test.herald>`,
     from: { address: 'sender@herald.test' },
@@ -32,6 +32,7 @@ async function orphan(to: string, idempotencyKey?: string) {
     tags: [],
     idempotencyKey,
     requestHash: 'x',
+    dailyQuota: 1_000_000,
   });
   await h.sql`update emails set created_at = now() - interval '10 minutes' where id = ${id}`;
   return id;
@@ -54,13 +55,13 @@ test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live de
 
   const delivered = await h.waitForStatus(keyed, ['sent']);
   expect(h.smtp.byMessageId(delivered.messageId)).toHaveLength(1);
-  const events = ((await (await h.app.request(`/v1/emails/${keyed}/events`)).json()) as any).data.map((e: any) => e.type);
+  const events = ((await (await h.request(`/v1/emails/${keyed}/events`)).json()) as any).data.map((e: any) => e.type);
   expect(events).toEqual(['email.accepted', 'email.recovered', 'attempt.sent', 'email.sent']);
 
   expect(await h.getEmail(unkeyed)).toMatchObject({ status: 'cancelled', statusChangedBy: 'herald', statusReason: UNACKNOWLEDGED_REASON });
   expect(h.smtp.rcptCalls).not.toContain('unkeyed-orphan@example.org');
   expect((await h.getEmail(live)).status).toBe('scheduled');
-  await h.app.request(`/v1/emails/${live}/cancel`, { method: 'POST' });
+  await h.request(`/v1/emails/${live}/cancel`, { method: 'POST' });
 });
 
 test('the schedule is created once, every five minutes', async () => {

@@ -6,6 +6,9 @@ import { createApp } from '../../src/api/app';
 import { createSql, type Sql } from '../../src/db/sql';
 import { createDeliveryService } from '../../src/deliveries/service';
 import { createDeliveryWorkflows } from '../../src/deliveries/workflows';
+import { createTenantStore } from '../../src/db/tenants';
+import { createTenantAdmin } from '../../src/tenants/admin';
+import { KEY_SCOPES } from '../../src/shared';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
 import { createHeraldWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
@@ -48,6 +51,11 @@ export interface Harness {
   smtp: ScriptedSmtp;
   app: ReturnType<typeof createApp>;
   taskQueue: string;
+  /** The tenant of this test file (sends from any domain, limits out of the way) and its key. */
+  tenantId: string;
+  apiKey: string;
+  /** A request to the app with this file's key (unless headers say otherwise). */
+  request(path: string, init?: RequestInit): Promise<Response>;
   post(body: unknown, headers?: Record<string, string>): Promise<Response>;
   getEmail(id: string): Promise<any>;
   waitForStatus(id: string, statuses: EmailStatus[], timeoutMs?: number): Promise<any>;
@@ -83,8 +91,13 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
   });
   const running = worker.run();
 
+  const tenantId = `test-${randomUUID().slice(0, 8)}`;
+  await createTenantStore(sql).create({ id: tenantId, name: 'integration tests', anySendingDomain: true, ratePerSecond: 100_000, burst: 100_000 });
+  const { key: apiKey } = await createTenantAdmin(sql).createKey(tenantId, [...KEY_SCOPES], 'integration tests');
+
   const app = createApp({
     deliveries: createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger }),
+    tenants: createTenantStore(sql),
     readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     logger,
@@ -96,17 +109,20 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
     smtp,
     app,
     taskQueue,
+    tenantId,
+    apiKey,
+    request(path, init = {}) {
+      return Promise.resolve(app.request(path, { ...init, headers: { authorization: `Bearer ${apiKey}`, ...(init.headers as Record<string, string>) } }));
+    },
     post(body, headers = {}) {
-      return Promise.resolve(
-        app.request('/v1/emails', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: typeof body === 'string' ? body : JSON.stringify(body),
-        }),
-      );
+      return harness.request('/v1/emails', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
     },
     async getEmail(id) {
-      const res = await app.request(`/v1/emails/${id}`);
+      const res = await harness.request(`/v1/emails/${id}`);
       return res.status === 200 ? res.json() : { httpStatus: res.status, body: await res.json() };
     },
     async waitForStatus(id, statuses, timeoutMs = 30_000) {

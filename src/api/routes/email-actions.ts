@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
+import { requireScope } from '../auth';
 import { createRouter, emptyBodyIsObject, limitBody, SMALL_BODY_BYTES } from '../router';
 import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
 import { BulkRetrySchema } from '../schemas/list';
@@ -11,7 +12,8 @@ import type { DeliveryView } from '../../workflows/messages';
 
 const IdParam = z.object({ id: z.string() });
 /** A JSON body that may be left out: an empty request counts as `{}` (and is validated as such). */
-const bodyMiddleware = [limitBody(SMALL_BODY_BYTES), emptyBodyIsObject];
+/** Every control needs the operate scope; its body is small and may be left out. */
+const controlMiddleware = [requireScope('operate'), limitBody(SMALL_BODY_BYTES), emptyBodyIsObject];
 const optionalJson = <T extends z.ZodType>(schema: T) => ({
   required: true,
   description: 'JSON; an empty body counts as {}',
@@ -25,7 +27,7 @@ function controlRoute<T extends z.ZodType>(path: string, summary: string, body: 
     method: 'post',
     path,
     summary,
-    middleware: bodyMiddleware,
+    middleware: controlMiddleware,
     request: { params: IdParam, body: optionalJson(body) },
     responses: {
       200: json(ControlAnswerSchema, 'The delivery as the control left it'),
@@ -42,7 +44,7 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     method: 'post',
     path: '/{id}/cancel',
     summary: 'Cancel unless already sent',
-    middleware: bodyMiddleware,
+    middleware: controlMiddleware,
     request: { params: IdParam, body: optionalJson(ReasonSchema) },
     responses: {
       200: json(StatusAnswerSchema, 'Cancelled'),
@@ -55,6 +57,7 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     method: 'post',
     path: '/{id}/retry',
     summary: 'Re-drive a failed email (same Message-ID)',
+    middleware: controlMiddleware,
     request: { params: IdParam },
     responses: { 202: json(StatusAnswerSchema, 'Re-driven'), 404: problem('No such email'), 409: problem('Not failed') },
   });
@@ -62,7 +65,7 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     method: 'post',
     path: '/retry',
     summary: 'Re-drive the failed emails matching a filter',
-    middleware: bodyMiddleware,
+    middleware: controlMiddleware,
     request: { body: optionalJson(BulkRetrySchema) },
     responses: { 202: json(BulkRetryAnswerSchema, 'Re-driven'), 400: problem('Invalid filter') },
   });
@@ -74,21 +77,21 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
 
   return createRouter()
     .openapi(cancel, async (c) => {
-      const { id, status } = await deliveries.cancel(c.get('tenantId'), c.req.valid('param').id, c.req.valid('json').reason);
+      const { id, status } = await deliveries.cancel(c.get('tenant').id, c.req.valid('param').id, c.req.valid('json').reason);
       return c.json({ id, status }, status === 'cancelled' ? 200 : 202);
     })
-    .openapi(reschedule, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'reschedule', c.req.valid('json'))), 200))
-    .openapi(sendNow, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'sendNow', c.req.valid('json'))), 200))
-    .openapi(pause, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'pause', c.req.valid('json'))), 200))
-    .openapi(resume, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenantId'), c.req.valid('param').id, 'resume', c.req.valid('json'))), 200))
+    .openapi(reschedule, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'reschedule', c.req.valid('json'))), 200))
+    .openapi(sendNow, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'sendNow', c.req.valid('json'))), 200))
+    .openapi(pause, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json'))), 200))
+    .openapi(resume, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json'))), 200))
     .openapi(retry, async (c) => {
       const { id } = c.req.valid('param');
-      await deliveries.redrive(c.get('tenantId'), id);
+      await deliveries.redrive(c.get('tenant').id, id);
       return c.json({ id, status: 'queued' as const }, 202);
     })
     .openapi(retryMany, async (c) => {
       const { filter, limit } = c.req.valid('json');
-      const { matched, ids } = await deliveries.redriveFailed(c.get('tenantId'), filter, limit);
+      const { matched, ids } = await deliveries.redriveFailed(c.get('tenant').id, filter, limit);
       return c.json({ matched, redriven: ids.length, ids }, 202);
     });
 }

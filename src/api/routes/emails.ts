@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
+import { requireScope } from '../auth';
 import { createRouter, limitBody } from '../router';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
@@ -18,7 +19,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     method: 'post',
     path: '/',
     summary: 'Accept an email for delivery',
-    middleware: [limitBody(maxBodyBytes)] as const,
+    middleware: [requireScope('send'), limitBody(maxBodyBytes)],
     request: {
       headers: IdempotencyHeaderSchema,
       body: { required: true, content: { 'application/json': { schema: emailSubmissionSchema(maxMessageBytes) } } },
@@ -36,6 +37,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     method: 'get',
     path: '/',
     summary: 'List emails, newest first',
+    middleware: requireScope('read'),
     request: { query: ListQuerySchema },
     responses: { 200: json(EmailListSchema, 'A page of emails'), 400: problem('Invalid filter or cursor') },
   });
@@ -43,6 +45,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     method: 'get',
     path: '/{id}',
     summary: 'One email: status, recipients, attempts',
+    middleware: requireScope('read'),
     request: { params: IdParam },
     responses: { 200: json(EmailViewSchema, 'The email'), 404: problem('No such email') },
   });
@@ -50,6 +53,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     method: 'get',
     path: '/{id}/events',
     summary: "An email's timeline",
+    middleware: requireScope('read'),
     request: { params: IdParam },
     responses: { 200: json(EventListSchema, 'Its events, oldest first'), 404: problem('No such email') },
   });
@@ -57,22 +61,22 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
   return createRouter()
     .openapi(submit, async (c) => {
       const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
-      const accepted = await deliveries.accept(c.get('tenantId'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.json()) });
+      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.json()) });
       c.header('Location', `/v1/emails/${accepted.id}`);
       if (accepted.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json({ id: accepted.id, status: accepted.status, workflowId: accepted.workflowId }, 202);
     })
     .openapi(list, async (c) => {
       const { filter, limit, cursor } = c.req.valid('query');
-      const rows = await deliveries.list(c.get('tenantId'), filter, limit + 1, cursor);
+      const rows = await deliveries.list(c.get('tenant').id, filter, limit + 1, cursor);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       const nextCursor = rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null;
       return c.json({ data: page.map(toListItemView), nextCursor }, 200);
     })
-    .openapi(show, async (c) => c.json(toEmailView(await deliveries.get(c.get('tenantId'), c.req.valid('param').id)), 200))
+    .openapi(show, async (c) => c.json(toEmailView(await deliveries.get(c.get('tenant').id, c.req.valid('param').id)), 200))
     .openapi(timeline, async (c) => {
-      const events = await deliveries.events(c.get('tenantId'), c.req.valid('param').id);
+      const events = await deliveries.events(c.get('tenant').id, c.req.valid('param').id);
       return c.json({ data: events.map(toEventView) }, 200);
     });
 }
