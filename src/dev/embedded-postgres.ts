@@ -123,8 +123,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     ['-D', dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  child.once('close', () => log.end());
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
   const stop = () => stopChild(child, exited, 'SIGINT');
