@@ -1,4 +1,9 @@
-# Herald's API, worker and migrate entry points share this image.
+# Herald's API, worker and migrate entry points share this image (docker-compose.yml runs each
+# with its own command). The Temporal server, its schema jobs and its dynamic config
+# (deploy/temporal/) come from Temporal's own images, not from this one.
+# TODO when the `herald` command exists (a "bin" in package.json): put it on PATH in the final
+# stage, e.g. `RUN ln -s /app/dist/bin/herald.js /usr/local/bin/herald`, so `docker compose run
+# api herald ...` works, and check it in test/unit/docker-compose.test.ts.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

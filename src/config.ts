@@ -9,11 +9,18 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/herald';
+/** When `npm start` runs its own PostgreSQL (src/dev/default-database.ts); the other entry points never do. */
+export type EmbeddedPostgresMode = 'always' | 'never' | 'when-nothing-answers';
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Loopback unless told otherwise: a container sets HOST=0.0.0.0. */
   HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/herald'),
+  // Unset: the default URL, or (npm start only) an embedded PostgreSQL when nothing answers there.
+  // `embedded`: always the embedded PostgreSQL (npm start only), data in HERALD_DATA_DIR/postgres.
+  DATABASE_URL: z.string().optional(),
+  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(15432),
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
@@ -64,9 +71,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     giveUpAfterMs: e.RETRY_GIVE_UP_AFTER_MS,
     attemptTimeoutMs: e.SMTP_ATTEMPT_TIMEOUT_MS,
   };
+  const embeddedPostgresMode: EmbeddedPostgresMode =
+    e.DATABASE_URL === 'embedded' ? 'always' : e.DATABASE_URL ? 'never' : 'when-nothing-answers';
   return {
     http: { port: e.PORT, host: e.HOST },
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: e.DATABASE_URL && e.DATABASE_URL !== 'embedded' ? e.DATABASE_URL : DEFAULT_DATABASE_URL,
+    embeddedPostgres: { mode: embeddedPostgresMode, port: e.EMBEDDED_POSTGRES_PORT },
     databasePoolMax: e.DATABASE_POOL_MAX,
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseConfig } from '../config';
 import { createLogger } from '../logger';
 import { ensureDatabase, migrate } from '../db/migrate';
+import { provideDatabase } from '../dev/default-database';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-server';
 import { startMailSink, type MailSink } from '../dev/mail-sink';
@@ -16,8 +17,8 @@ import { onShutdownSignal } from './shutdown';
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
 // second start picks up where the first stopped.
 async function main() {
-  const config = parseConfig();
-  const logger = createLogger(config.logLevel, 'herald');
+  const bootConfig = parseConfig();
+  const logger = createLogger(bootConfig.logLevel, 'herald');
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => logger.error({ err }, 'error while stopping'));
@@ -25,6 +26,15 @@ async function main() {
   onShutdownSignal(stopAll);
 
   try {
+    // Which PostgreSQL is only known once it runs (embedded, or found at the default URL): the
+    // rest of the stack gets the boot config with that URL.
+    const database = await provideDatabase(bootConfig);
+    if (database.embedded) {
+      stops.push(() => database.embedded!.stop());
+      console.log(database.note);
+    }
+    const config = { ...bootConfig, databaseUrl: database.url };
+
     let temporalAddress = config.temporal.address;
     let temporal: DevServer | undefined;
     if (!temporalAddress) {
