@@ -1,13 +1,12 @@
 # Herald's API, worker and migrate entry points share this image (docker-compose.yml runs each
 # with its own command). The Temporal server, its schema jobs and its dynamic config
 # (deploy/temporal/) come from Temporal's own images, not from this one.
-# TODO when the `herald` command exists (a "bin" in package.json): put it on PATH in the final
-# stage, e.g. `RUN ln -s /app/dist/bin/herald.js /usr/local/bin/herald`, so `docker compose run
-# api herald ...` works, and check it in test/unit/docker-compose.test.ts.
+# The operator's CLI is on PATH: `docker compose run --rm api herald tenant list`.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Scripts run after the sources are here (npm's `prepare` would build too early).
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
@@ -20,5 +19,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY package.json ./
+RUN ln -s /app/dist/bin/herald.js /usr/local/bin/herald
 USER node
 CMD ["node", "dist/bin/api.js"]

@@ -161,3 +161,16 @@ test('the Dockerfile builds what the services run', () => {
   expect(dockerfile).toMatch(/npm run build/);
   expect(dockerfile).toMatch(/COPY migrations/);
 });
+
+test('the image puts the herald CLI on PATH, the package bin it is built from', () => {
+  const pkg = JSON.parse(read('package.json'));
+  expect(pkg.bin.herald).toBe('dist/bin/herald.js');
+  expect(existsSync(path.join(root, 'src/bin/herald.ts'))).toBe(true);
+  expect(read('Dockerfile')).toMatch(/ln -s \/app\/dist\/bin\/herald\.js \/usr\/local\/bin\/herald/);
+});
+
+test('the API listens on every interface inside its container only', () => {
+  expect(services.api.environment.HOST).toBe('0.0.0.0');
+  expect(parseConfig({}).http.host).toBe('127.0.0.1');
+  for (const port of services.api.ports) expect(interpolate(port)).toMatch(/^127\.0\.0\.1:/);
+});
