@@ -15,6 +15,7 @@ import type { LifecycleStore } from '../db/lifecycle';
 import type { TransportRegistry } from '../smtp/transports';
 import { classifySmtpError, recipientRepliesOf, type SmtpFailure } from '../smtp/classify';
 import { buildRawMessage, trackedMessageStream } from '../smtp/message';
+import { redactOutcome } from '../smtp/redact';
 
 export interface SendDeps {
   attempts: AttemptStore;
@@ -71,9 +72,11 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     const deadline = ctx.info.startToCloseTimeoutMs ? AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000)) : undefined;
     let info: { accepted?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
-      info = await transports.get(gatewayUrl).sendMail({ envelope: { from: email.from.address, to: unsent }, raw: tracked.stream, signal: deadline });
+      // Replies are redacted before anything is recorded: tenants never read the gateway's address.
+      info = redactOutcome(await transports.get(gatewayUrl).sendMail({ envelope: { from: email.from.address, to: unsent }, raw: tracked.stream, signal: deadline }), gatewayUrl);
     } catch (error) {
-      const failure = classifySmtpError(error, tracked.dataPhaseSent());
+      ctx.log.warn('SMTP attempt failed', { emailId, error: String(error) });
+      const failure = classifySmtpError(redactOutcome(error, gatewayUrl), tracked.dataPhaseSent());
       await recordFailure(attempts, email, attemptId, failure);
       throw ApplicationFailure.create({
         type: FAILURE_TYPE_OF[failure.kind],

@@ -41,6 +41,10 @@ export function createDeliveryWorkflows(client: Client, taskQueue: string): Deli
     args: [input] as [DeliverEmailInput],
     typedSearchAttributes: searchAttributesAtStart(input, initialStatus(input.sendAt)),
     staticSummary: summary,
+    // Per-tenant fairness: the server dispatches backlogged tasks of each tenant in turn, so one
+    // tenant's flood does not hold back another's mail (needs the server's fairness config;
+    // activities inherit it).
+    priority: { fairnessKey: input.tenantId },
   });
   const settle = (workflowId: string, ms: number) =>
     Promise.race([client.workflow.getHandle(workflowId).result().catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);

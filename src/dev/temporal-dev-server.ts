@@ -32,6 +32,9 @@ export const DEV_SERVER_TUNING: readonly string[] = [
   '--sqlite-pragma', 'journal_mode=wal',
   '--sqlite-pragma', 'synchronous=normal',
   '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+  // Per-tenant fairness (workflows are started with fairnessKey = tenant): README "Fairness".
+  '--dynamic-config-value', 'matching.useNewMatcher=true',
+  '--dynamic-config-value', 'matching.enableFairness=true',
 ];
 
 export function freePort(): Promise<number> {

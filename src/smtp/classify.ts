@@ -29,6 +29,20 @@ interface NodemailerError {
   rejectedErrors?: Array<{ recipient?: string; responseCode?: number; response?: string }>;
 }
 
+/**
+ * What a failure without a reply says, in words a tenant may read: nodemailer's own messages
+ * name the gateway's address (connect ECONNREFUSED 10.0.0.5:587), which stays in the worker.
+ */
+const CONNECTION_FAILURES: Record<string, string> = {
+  ECONNECTION: 'the connection to the gateway failed or was lost',
+  ETIMEDOUT: 'the gateway did not answer in time',
+  ESOCKET: 'the connection to the gateway failed',
+  EDNS: "the gateway's name could not be resolved",
+  ETLS: 'TLS with the gateway failed',
+  EAUTH: "the gateway refused Herald's login",
+  ECONNREFUSED: 'the gateway refused the connection',
+};
+
 // Errors that say the message (or the configuration) is wrong: retrying sends the same thing.
 const PERMANENT_ERROR_CODES = new Set(['EMESSAGE_BUILD', 'EENVELOPE_NO_RECIPIENTS']);
 
@@ -56,7 +70,7 @@ export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailur
     errorCode: err.code,
     smtpCode: err.responseCode,
     smtpResponse: err.response,
-    message: err.message ?? String(error),
+    message: err.responseCode ? (err.response ?? `reply ${err.responseCode}`) : (CONNECTION_FAILURES[err.code ?? ''] ?? 'the attempt failed before the gateway replied'),
     recipientReplies,
   };
   if (err.responseCode) {
