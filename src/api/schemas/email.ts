@@ -14,6 +14,12 @@ const emailAddress = z
   .regex(EMAIL, 'must be a valid email address')
   .transform((s) => s.toLowerCase());
 
+/** The API's address rule for other inputs (campaign uploads): the address lower-cased, or undefined. */
+export function validAddress(value: unknown): string | undefined {
+  const parsed = emailAddress.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
 const addressObject = z.object({
   email: emailAddress,
   name: noCrLf('name').max(200).optional(),
