@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import type { DeliveryPolicy } from './shared';
+import { DEFAULT_CAMPAIGN_SETTINGS } from './campaigns/settings';
 
 // Environment is parsed once, at boot, into this typed object. Nothing else reads process.env.
 
@@ -44,6 +45,14 @@ const EnvSchema = z.object({
   SMTP_ATTEMPT_TIMEOUT_MS: duration(2 * MINUTE),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().positive().default(100),
+  /** A campaign's sliding window: at most this many of its emails unfinished at once. */
+  CAMPAIGN_WINDOW: z.coerce.number().int().positive().default(200),
+  /** Recipients handed to delivery by one paging activity, at most. */
+  CAMPAIGN_PAGE_SIZE: z.coerce.number().int().positive().max(1000).default(100),
+  /** One recipient upload (CSV or NDJSON), in bytes. */
+  CAMPAIGN_UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** Recipients of one campaign, all uploads together. */
+  CAMPAIGN_MAX_RECIPIENTS: z.coerce.number().int().positive().default(1_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -94,6 +103,13 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    },
+    campaigns: {
+      ...DEFAULT_CAMPAIGN_SETTINGS,
+      window: e.CAMPAIGN_WINDOW,
+      pageSize: e.CAMPAIGN_PAGE_SIZE,
+      uploadMaxBytes: e.CAMPAIGN_UPLOAD_MAX_BYTES,
+      maxRecipients: e.CAMPAIGN_MAX_RECIPIENTS,
     },
     logLevel: e.LOG_LEVEL,
   };

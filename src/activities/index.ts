@@ -1,8 +1,12 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
+import { createCampaignStore } from '../db/campaigns';
 import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
+import { createPersonalizer, createTemplateCache } from '../campaigns/render';
+import { RenderError } from '../campaigns/template';
 import type { TransportRegistry } from '../smtp/transports';
-import type { EmailStatus } from '../shared';
+import { EMAIL_NOT_SENDABLE, type EmailStatus } from '../shared';
 import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
@@ -15,8 +19,16 @@ export interface ActivityDeps {
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
 export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
+  const campaigns = createCampaignStore(sql);
+  const personalizer = createPersonalizer(createTemplateCache((id) => campaigns.get(id).then((c) => c && { subject: c.subject, text: c.textBody, html: c.htmlBody })));
+  // A campaign email whose templates cannot be rendered will not render at the next attempt either.
+  const personalize: Parameters<typeof createSendEmail>[0]['personalize'] = (email) =>
+    personalizer(email).catch((err) => {
+      if (err instanceof RenderError) throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: err.message, nonRetryable: true });
+      throw err;
+    });
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), personalize, lifecycle, transports, gatewayUrl }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await lifecycle.recordChange(emailId, change);

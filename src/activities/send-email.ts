@@ -7,6 +7,7 @@ import {
   isUnsent,
   outcomeWhenEnded,
   statusOfRecipients,
+  type EmailMessage,
   type RecipientOutcome,
   type SendOutcome,
 } from '../shared';
@@ -19,6 +20,8 @@ import { redactOutcome } from '../smtp/redact';
 
 export interface SendDeps {
   attempts: AttemptStore;
+  /** The message as sent: a campaign's email rendered for its recipient (src/campaigns/render.ts), any other as it is. */
+  personalize: (email: SendableEmail) => Promise<EmailMessage>;
   lifecycle: Pick<LifecycleStore, 'closeWithKnownOutcome'>;
   transports: TransportRegistry;
   gatewayUrl: string;
@@ -48,7 +51,7 @@ function notSendable(message: string): ApplicationFailure {
  * recipients that the gateway has not accepted or refused for good in an earlier attempt, which
  * is the duplicate guard: the outcome is recorded first thing after the gateway answers.
  */
-export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }: SendDeps) {
+export function createSendEmail({ attempts, personalize, lifecycle, transports, gatewayUrl }: SendDeps) {
   return async function sendEmail(emailId: string): Promise<SendOutcome> {
     const email = await attempts.loadForSend(emailId);
     if (!email) throw notSendable(`email ${emailId} not found`);
@@ -61,8 +64,9 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
       return outcome;
     }
 
+    const message = await personalize(email);
     const attemptId = await attempts.beginAttempt(emailId);
-    const tracked = trackedMessageStream(await buildRawMessage(email));
+    const tracked = trackedMessageStream(await buildRawMessage(message));
     const ctx = Context.current();
     // Tells Temporal this worker is alive while the message waits for a pooled connection or
     // a slow gateway; a dead worker is then noticed within the heartbeat timeout.

@@ -3,6 +3,8 @@ import type { ApiDeps } from './deps';
 import { Problem, toProblem } from './problem';
 import { emailRoutes } from './routes/emails';
 import { emailActionRoutes } from './routes/email-actions';
+import { emailBatchRoutes } from './routes/email-batch';
+import { campaignRoutes } from './routes/campaigns';
 import { healthRoutes } from './routes/health';
 import { authenticate } from './auth';
 
@@ -12,7 +14,9 @@ export function createApp(deps: ApiDeps) {
   app.use('/v1/*', authenticate(deps.tenants));
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
+  app.route('/v1/emails', emailBatchRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));
+  app.route('/v1/campaigns', campaignRoutes(deps));
 
   app.notFound(() => new Problem(404, 'not-found', 'No such resource').toResponse());
   app.onError((err, c) => {

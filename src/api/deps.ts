@@ -1,11 +1,16 @@
 import type { Logger } from '../logger';
 import type { DeliveryService } from '../deliveries/service';
+import type { CampaignService } from '../campaigns/service';
+import type { CampaignSettings } from '../campaigns/settings';
 import type { TenantStore } from '../db/tenants';
 import type { KeyScope, Tenant } from '../shared';
 
 /** What the HTTP API needs, created once at boot by its entry point. */
 export interface ApiDeps {
   deliveries: DeliveryService;
+  campaigns: CampaignService;
+  /** The bounds of a campaign upload (checked by the route before the service reads it). */
+  campaignSettings: Pick<CampaignSettings, 'uploadMaxBytes'>;
   tenants: Pick<TenantStore, 'authenticate'>;
   /** Whether PostgreSQL and the Temporal server can be reached (for /readyz). */
   readiness: () => Promise<{ postgres: boolean; temporal: boolean }>;

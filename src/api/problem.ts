@@ -68,6 +68,12 @@ const DELIVERY_ERROR_STATUS: Record<DeliveryErrorCode, ContentfulStatusCode> = {
   'sender-not-allowed': 403,
   'quota-exceeded': 429,
   'temporal-unavailable': 503,
+  'campaign-finished': 409,
+  'campaign-not-draft': 409,
+  'no-recipients': 409,
+  'too-many-recipients': 413,
+  'upload-too-large': 413,
+  'invalid-upload': 400,
 };
 
 /** The answer to any error a handler throws: a Problem as it is, a refusal of the service, or 500. */

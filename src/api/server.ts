@@ -7,6 +7,8 @@ import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
+import { createCampaignService } from '../campaigns/service';
+import { createCampaignWorkflows } from '../campaigns/workflows';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -19,14 +21,24 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const deliveries = createDeliveryService({
+    sql,
+    workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
+    policy: config.policy,
+    messageIdDomain: config.messageIdDomain,
+    logger,
+  });
   const app = createApp({
-    deliveries: createDeliveryService({
+    deliveries,
+    campaigns: createCampaignService({
       sql,
-      workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
-      policy: config.policy,
+      deliveries,
+      workflows: createCampaignWorkflows(client, config.temporal.taskQueue),
       messageIdDomain: config.messageIdDomain,
+      settings: config.campaigns,
       logger,
     }),
+    campaignSettings: config.campaigns,
     tenants: createTenantStore(sql),
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([

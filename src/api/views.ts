@@ -1,4 +1,9 @@
 import type { AttemptRow, EmailRow, EventRow, ListedEmailRow, RecipientRow } from '../db/emails';
+import type { RecipientListRow } from '../db/campaigns';
+import type { CampaignProgress } from '../campaigns/service';
+import type { Accepted, BatchItem } from '../deliveries/service';
+import type { DeliveryError } from '../deliveries/errors';
+import { toProblem, type ProblemBody } from './problem';
 
 // The public JSON shapes, from the rows PostgreSQL gives back.
 
@@ -49,4 +54,61 @@ export function toListItemView(e: ListedEmailRow) {
 /** One entry of GET /v1/emails/:id/events. */
 export function toEventView(e: EventRow) {
   return { id: e.id, type: e.type, at: iso(e.at), actor: e.actor, data: e.data };
+}
+
+export const isBatchItem = (item: BatchItem | ProblemBody): item is BatchItem => 'submission' in item;
+
+/** The answer of POST /v1/emails/batch: per item, in order, its email or its problem. */
+export function toBatchView(items: Array<BatchItem | ProblemBody>, results: Map<number, Accepted | DeliveryError>) {
+  const data = items.map((item, index) => {
+    const result: Accepted | DeliveryError | ProblemBody = isBatchItem(item) ? results.get(index)! : item;
+    if (result instanceof Error || !('id' in result)) {
+      const problem = result instanceof Error ? toProblem(result)!.body : (result as ProblemBody);
+      return { index, status: problem.status, problem };
+    }
+    const accepted = result as Accepted;
+    return {
+      index,
+      status: 202,
+      id: accepted.id,
+      emailStatus: accepted.status,
+      workflowId: accepted.workflowId,
+      replayed: accepted.replayed,
+    };
+  });
+  const accepted = data.filter((d) => d.status === 202).length;
+  return { accepted, rejected: data.length - accepted, data };
+}
+
+/** One campaign with its progress (GET /v1/campaigns/:id and every control's answer). */
+export function toCampaignView({ campaign: c, counts, currentRatePerSecond, estimatedCompletionAt }: CampaignProgress) {
+  return {
+    id: c.id,
+    status: c.status,
+    workflowId: c.workflowId,
+    from: c.fromName ? { address: c.fromAddress, name: c.fromName } : { address: c.fromAddress },
+    subject: c.subject,
+    text: c.textBody,
+    html: c.htmlBody,
+    variables: c.variables,
+    tags: c.tags,
+    sendAt: iso(c.sendAt),
+    ratePerSecond: c.ratePerSecond,
+    recipients: c.recipients,
+    duplicates: c.duplicates,
+    invalid: c.invalid,
+    counts,
+    currentRatePerSecond: Math.round(currentRatePerSecond * 10) / 10,
+    estimatedCompletionAt: iso(estimatedCompletionAt),
+    statusReason: c.statusReason,
+    statusChangedBy: c.statusChangedBy,
+    createdAt: iso(c.createdAt),
+    startedAt: iso(c.startedAt),
+    finishedAt: iso(c.finishedAt),
+  };
+}
+
+/** One recipient of GET /v1/campaigns/:id/recipients. */
+export function toCampaignRecipientView(r: RecipientListRow) {
+  return { email: r.address, status: r.status, emailId: r.emailId, variables: r.variables, sentAt: iso(r.sentAt), lastError: r.lastError };
 }

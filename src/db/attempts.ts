@@ -9,6 +9,8 @@ export interface SendableEmail extends EmailMessage {
   tenantId: string;
   status: EmailStatus;
   recipients: Array<{ address: string; status: RecipientOutcome }>;
+  /** A campaign's email: its subject and bodies are rendered from the campaign's templates at send time. */
+  personalization?: { campaignId: string; variables: Record<string, string> };
 }
 
 export type AttemptOutcome = 'sent' | 'partial' | 'transient' | 'permanent' | 'uncertain';
@@ -35,8 +37,12 @@ export const INTERRUPTED_ATTEMPT = 'attempt interrupted (worker stopped or timed
 export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
-      const [email] = await sql<Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address } }>>`
-        select id, tenant_id, status, message_id, from_address, subject, content from emails where id = ${emailId}`;
+      const [email] = await sql<
+        Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address }; campaignId: string | null; variables: Record<string, string> | null }>
+      >`
+        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, e.campaign_id, r.variables
+        from emails e left join campaign_recipients r on r.campaign_id = e.campaign_id and r.id = e.campaign_recipient_id
+        where e.id = ${emailId}`;
       if (!email) return undefined;
       const [recipients, attachments] = await Promise.all([
         sql<Array<{ address: string; status: RecipientOutcome }>>`
@@ -54,6 +60,7 @@ export function createAttemptStore(sql: Sql) {
         content: email.content,
         recipients: [...recipients],
         attachments: [...attachments],
+        ...(email.campaignId ? { personalization: { campaignId: email.campaignId, variables: email.variables ?? {} } } : {}),
       };
     },
 

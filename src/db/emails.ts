@@ -132,6 +132,33 @@ function filterClauses(sql: Sql, filter: EmailFilter) {
     ${filter.createdBefore ? sql`and e.created_at < ${filter.createdBefore}` : sql``}`;
 }
 
+/** An email's recipients as rows: the same address twice (to and cc, say) is one recipient, the first kind wins. */
+function recipientRows(email: Pick<NewEmail, 'id' | 'content'>) {
+  const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
+    email.content[kind].map((a) => ({ emailId: email.id, address: a.address, kind, domain: domainOf(a.address) })),
+  );
+  return [...new Map(recipients.map((r) => [r.address, r])).values()];
+}
+
+/** Splits rows so that one statement stays far below PostgreSQL's 65,535 parameters. */
+function chunks<T>(rows: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
+/** What starting an email's workflow needs (a batch's starter, a campaign's page). */
+export interface StartRef {
+  id: string;
+  tenantId: string;
+  workflowId: string;
+  sendAt?: string;
+  tags: string[];
+  domains: string[];
+  /** The one-line summary of its workflow. */
+  summary: { firstRecipient: string; recipients: number; subject: string };
+}
+
 export function createEmailStore(sql: Sql) {
   return {
     /**
@@ -163,12 +190,7 @@ export function createEmailStore(sql: Sql) {
             where tenant_daily_usage.emails < ${email.dailyQuota}
           returning emails`;
         if (!counted) throw new DailyQuotaExceeded(email.dailyQuota);
-        const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
-          email.content[kind].map((a) => ({ emailId: email.id, address: a.address, kind, domain: domainOf(a.address) })),
-        );
-        // The same address twice (to and cc, say) is one recipient: the first kind wins.
-        const unique = [...new Map(recipients.map((r) => [r.address, r])).values()];
-        await tx`insert into email_recipients ${tx(unique, 'emailId', 'address', 'kind', 'domain')}`;
+        await tx`insert into email_recipients ${tx(recipientRows(email), 'emailId', 'address', 'kind', 'domain')}`;
         if (email.attachments.length > 0) {
           const rows = email.attachments.map((a, position) => ({ emailId: email.id, position, ...a }));
           await tx`insert into email_attachments ${tx(rows, 'emailId', 'position', 'filename', 'contentType', 'content')}`;
@@ -177,6 +199,95 @@ export function createEmailStore(sql: Sql) {
           values (${email.id}, 'email.accepted', 'api', ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
         return { id: email.id, status, workflowId: email.workflowId, requestHash: email.requestHash, sendAt: email.sendAt ?? null, created: true };
       }) as Promise<StoredEmailRef>;
+    },
+
+    /**
+     * Stores a batch of new emails, each with its recipients and attachments, in one
+     * transaction, marked with the batch's id. Emails whose idempotency key this tenant has used
+     * already are not stored again: their existing ref comes back (created: false), in the order
+     * given. The new ones count against the daily quota all together: past it, nothing is stored.
+     */
+    async insertMany(batch: Array<Omit<NewEmail, 'dailyQuota'>>, batchId: string, dailyQuota: number): Promise<StoredEmailRef[]> {
+      if (batch.length === 0) return [];
+      return sql.begin(async (tx) => {
+        const rows = batch.map((email) => ({
+          id: email.id,
+          tenantId: email.tenantId,
+          status: initialStatus(email.sendAt),
+          workflowId: email.workflowId,
+          messageId: email.messageId,
+          idempotencyKey: email.idempotencyKey ?? null,
+          requestHash: email.requestHash,
+          fromAddress: email.from.address,
+          subject: email.subject,
+          content: tx.json({ ...email.content, from: email.from } as never),
+          metadata: tx.json(email.metadata as never),
+          tags: email.tags,
+          sendAt: email.sendAt ?? null,
+          batchId,
+        }));
+        const columns = Object.keys(rows[0]) as Array<keyof (typeof rows)[0]>;
+        const inserted = await tx<Array<{ id: string }>>`
+          insert into emails ${tx(rows, ...columns)} on conflict (tenant_id, idempotency_key) do nothing returning id`;
+        const created = new Set(inserted.map((r) => r.id));
+        const keys = batch.filter((e) => !created.has(e.id)).map((e) => e.idempotencyKey!);
+        const existing = new Map<string, StoredEmailRef>();
+        if (keys.length > 0) {
+          const found = await tx<Array<{ id: string; status: EmailStatus; workflowId: string; requestHash: string | null; sendAt: Date | null; idempotencyKey: string }>>`
+            select id, status, workflow_id, request_hash, send_at, idempotency_key from emails
+            where tenant_id = ${batch[0].tenantId} and idempotency_key = any(${keys})`;
+          for (const f of found) existing.set(f.idempotencyKey, { id: f.id, status: f.status, workflowId: f.workflowId, requestHash: f.requestHash, sendAt: f.sendAt?.toISOString() ?? null, created: false });
+        }
+        const fresh = batch.filter((e) => created.has(e.id));
+        if (fresh.length > 0) {
+          const [counted] = await tx`
+            insert into tenant_daily_usage (tenant_id, day, emails)
+            select ${batch[0].tenantId}, (now() at time zone 'utc')::date, ${fresh.length}::int where ${dailyQuota}::int >= ${fresh.length}::int
+            on conflict (tenant_id, day) do update set emails = tenant_daily_usage.emails + ${fresh.length}
+              where tenant_daily_usage.emails + ${fresh.length} <= ${dailyQuota}
+            returning emails`;
+          if (!counted) throw new DailyQuotaExceeded(dailyQuota);
+          for (const part of chunks(fresh.flatMap(recipientRows), 5000)) {
+            await tx`insert into email_recipients ${tx(part, 'emailId', 'address', 'kind', 'domain')}`;
+          }
+          const attachments = fresh.flatMap((e) => e.attachments.map((a, position) => ({ emailId: e.id, position, ...a })));
+          for (const part of chunks(attachments, 100)) {
+            await tx`insert into email_attachments ${tx(part, 'emailId', 'position', 'filename', 'contentType', 'content')}`;
+          }
+          const events = fresh.map((e) => ({ emailId: e.id, type: 'email.accepted', actor: 'api', data: tx.json({ status: initialStatus(e.sendAt), sendAt: e.sendAt ?? null, batchId } as never) }));
+          await tx`insert into email_events ${tx(events, 'emailId', 'type', 'actor', 'data')}`;
+        }
+        return batch.map((e): StoredEmailRef =>
+          created.has(e.id)
+            ? { id: e.id, status: initialStatus(e.sendAt), workflowId: e.workflowId, requestHash: e.requestHash, sendAt: e.sendAt ?? null, created: true }
+            : existing.get(e.idempotencyKey!)!,
+        );
+      }) as Promise<StoredEmailRef[]>;
+    },
+
+    /** What starting the workflows of these emails needs, for those still waiting for theirs (queued or scheduled). */
+    async startRefs(ids: string[]): Promise<StartRef[]> {
+      if (ids.length === 0) return [];
+      const rows = await sql<Array<{ id: string; tenantId: string; workflowId: string; sendAt: Date | null; tags: string[]; subject: string; domains: string[]; firstRecipient: string; recipients: number }>>`
+        select e.id, e.tenant_id, e.workflow_id, e.send_at, e.tags, e.subject,
+          array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains,
+          (select r.address from email_recipients r where r.email_id = e.id order by r.kind desc, r.address limit 1) as first_recipient,
+          (select count(*)::int from email_recipients r where r.email_id = e.id) as recipients
+        from emails e where e.id = any(${ids}::uuid[]) and e.status in ('queued', 'scheduled')`;
+      return rows.map((r) => ({
+        id: r.id,
+        tenantId: r.tenantId,
+        workflowId: r.workflowId,
+        sendAt: r.sendAt?.toISOString(),
+        tags: r.tags,
+        domains: r.domains,
+        summary: { firstRecipient: r.firstRecipient, recipients: r.recipients, subject: r.subject },
+      }));
+    },
+
+    /** Removes emails whose workflows could not be started (a batch that got no 202). */
+    async removeMany(ids: string[]): Promise<void> {
+      if (ids.length > 0) await sql`delete from emails where id = any(${ids}::uuid[])`;
     },
 
     /** Removes an email whose workflow could not be started, so nothing half-accepted stays. */

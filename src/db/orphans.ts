@@ -7,6 +7,10 @@ export interface OrphanCandidate {
   tenantId: string;
   workflowId: string;
   hasIdempotencyKey: boolean;
+  /** Handed over by a campaign (whose paging starts it again). */
+  campaignId: string | null;
+  /** Stored by a batch, whose starter (workflow batch-<id>) owns its start. */
+  batchId: string | null;
   sendAt: Date | null;
   tags: string[];
   domains: string[];
@@ -21,7 +25,7 @@ export function createOrphanStore(sql: Sql) {
      */
     async candidates(graceMs: number, limit: number): Promise<OrphanCandidate[]> {
       return sql<OrphanCandidate[]>`
-        select e.id, e.tenant_id, e.workflow_id, e.idempotency_key is not null as has_idempotency_key, e.send_at, e.tags,
+        select e.id, e.tenant_id, e.workflow_id, e.idempotency_key is not null as has_idempotency_key, e.campaign_id, e.batch_id, e.send_at, e.tags,
           array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains
         from emails e
         where e.status in ('queued', 'scheduled')

@@ -12,7 +12,13 @@ export type DeliveryErrorCode =
   | 'idempotency-key-reused' // the key was used with another request body
   | 'sender-not-allowed' // the from address is not of one of the tenant's sending domains
   | 'quota-exceeded' // the tenant's daily quota is used up
-  | 'temporal-unavailable'; // the workflow could not be started
+  | 'temporal-unavailable' // the workflow could not be started
+  | 'campaign-finished' // the campaign is cancelled or completed: cannot be changed
+  | 'campaign-not-draft' // recipients can only be added before the campaign starts
+  | 'no-recipients' // a campaign without recipients cannot start
+  | 'too-many-recipients' // the upload would take the campaign past its bound
+  | 'upload-too-large' // the upload exceeds its byte bound
+  | 'invalid-upload'; // the upload cannot be read (no usable CSV header, unreadable CSV)
 
 export class DeliveryError extends Error {
   constructor(

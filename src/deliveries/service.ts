@@ -2,10 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
 import type { Sql } from '../db/sql';
-import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
+import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor, type StartRef } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
+  batchWorkflowId,
   domainOf,
   isTerminal,
   maySendFrom,
@@ -25,7 +26,7 @@ import { DeliveryError, emailFinished } from './errors';
 import type { DeliveryWorkflows } from './workflows';
 
 // The delivery service: accepts an email, starts its workflow, controls, cancels and re-drives
-// deliveries. The API routes, the orphan sweep and (later) campaigns and SMTP submission call it;
+// deliveries. The API routes, the orphan sweep, campaigns and (later) SMTP submission call it;
 // the workflow input is built here and nowhere else.
 
 /** A validated email, as a caller hands it to Herald. */
@@ -75,9 +76,37 @@ function secondsUntilUtcMidnight(now = new Date()): number {
 
 /** The one-line summary shown for a delivery in the Temporal Web UI. */
 export function deliverySummary(recipients: Address[], subject: string): string {
-  const more = recipients.length > 1 ? ` (+${recipients.length - 1})` : '';
-  const line = `To ${recipients[0]?.address ?? ''}${more}: "${subject}"`;
+  return summaryLine({ firstRecipient: recipients[0]?.address ?? '', recipients: recipients.length, subject });
+}
+
+function summaryLine({ firstRecipient, recipients, subject }: StartRef['summary']): string {
+  const more = recipients > 1 ? ` (+${recipients - 1})` : '';
+  const line = `To ${firstRecipient}${more}: "${subject}"`;
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+/** One item of a batch, validated: the email, its idempotency key, its request's hash. */
+export interface BatchItem {
+  submission: EmailSubmission;
+  idempotencyKey?: string;
+  requestHash: string;
+}
+
+/** Workflow starts (or signals) in flight at once from one call: the Temporal frontend is shared. */
+const START_CONCURRENCY = 16;
+
+/** Runs `fn` over the items, `limit` at a time; throws the first error once all have settled. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item).catch((err) => (failure ??= err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure;
 }
 
 export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
@@ -86,10 +115,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
   const orphans = createOrphanStore(sql);
 
   /** The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). */
-  const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string): DeliverEmailInput => ({
+  const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string | null): DeliverEmailInput => ({
     emailId: email.id,
     tenantId: email.tenantId,
-    sendAt,
+    sendAt: sendAt ?? undefined,
     policy,
     recipientDomains: email.domains,
     tags: email.tags,
@@ -119,6 +148,27 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     }
   }
 
+  function senderRefusal(tenant: Tenant, from: string): DeliveryError | undefined {
+    if (maySendFrom(tenant, from)) return undefined;
+    const domain = domainOf(from);
+    return new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
+      detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
+      domain,
+    });
+  }
+
+  /** Starts the workflows of these emails (idempotent: a running or finished one is left as it is). */
+  async function startAll(refs: StartRef[]): Promise<void> {
+    await eachLimited(refs, START_CONCURRENCY, (ref) => workflows.start(ref.workflowId, inputFor(ref, ref.sendAt), summaryLine(ref.summary)));
+  }
+
+  const quotaExceeded = (quota: number) =>
+    new DeliveryError('quota-exceeded', `The daily quota of ${quota} emails is used up`, {
+      detail: 'the quota counts emails accepted per UTC day',
+      quota,
+      retryAfterS: secondsUntilUtcMidnight(),
+    });
+
   return {
     /**
      * Stores the email and starts its workflow; the caller's 202 means both happened. With an
@@ -126,13 +176,8 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * workflow if an earlier try stopped short).
      */
     async accept(tenant: Tenant, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
-      if (!maySendFrom(tenant, submission.from.address)) {
-        const domain = domainOf(submission.from.address);
-        throw new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
-          detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
-          domain,
-        });
-      }
+      const refusal = senderRefusal(tenant, submission.from.address);
+      if (refusal) throw refusal;
       const id = randomUUID();
       const tenantId = tenant.id;
       const recipients = recipientsOf(submission.content);
@@ -149,11 +194,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
         })
         .catch((err) => {
           if (!(err instanceof DailyQuotaExceeded)) throw err;
-          throw new DeliveryError('quota-exceeded', `The daily quota of ${err.quota} emails is used up`, {
-            detail: 'the quota counts emails accepted per UTC day',
-            quota: err.quota,
-            retryAfterS: secondsUntilUtcMidnight(),
-          });
+          throw quotaExceeded(err.quota);
         });
       if (!stored.created && stored.requestHash !== options.requestHash) {
         throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
@@ -174,6 +215,82 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
         });
       }
       return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
+    },
+
+    /**
+     * A batch: every item the tenant may send is stored in one transaction (counted against the
+     * daily quota together: a batch past it is refused whole), then one durable starter workflow
+     * is started for the batch, which starts each email's own workflow. A 202 for an item means
+     * it is stored and its start is in Temporal's hands. Items refused come back as their
+     * DeliveryError, in place. Temporal unreachable: nothing new is kept (keyed items stay, as
+     * for one email).
+     */
+    async acceptBatch(tenant: Tenant, items: BatchItem[]): Promise<Array<Accepted | DeliveryError>> {
+      const results: Array<Accepted | DeliveryError | undefined> = items.map((item) => senderRefusal(tenant, item.submission.from.address));
+      const batchId = randomUUID();
+      const accepted = items.flatMap((item, index) => (results[index] ? [] : [{ item, index }]));
+      const stored = await emails
+        .insertMany(
+          accepted.map(({ item }) => {
+            const id = randomUUID();
+            return { id, tenantId: tenant.id, workflowId: workflowIdFor(id), messageId: `<${id}@${messageIdDomain}>`, ...item.submission, idempotencyKey: item.idempotencyKey, requestHash: item.requestHash };
+          }),
+          batchId,
+          tenant.dailyQuota,
+        )
+        .catch((err) => {
+          if (err instanceof DailyQuotaExceeded) throw quotaExceeded(err.quota);
+          throw err;
+        });
+      const toStart = new Set<string>();
+      stored.forEach((ref, i) => {
+        const { item, index } = accepted[i];
+        if (!ref.created && ref.requestHash !== item.requestHash) {
+          results[index] = new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', { detail: `email ${ref.id} was created with this key` });
+          return;
+        }
+        // A replayed key whose email still waits is started again: a no-op when it runs.
+        if (ref.created || ref.status === 'queued' || ref.status === 'scheduled') toStart.add(ref.id);
+        results[index] = { id: ref.id, status: ref.status, workflowId: ref.workflowId, replayed: !ref.created };
+      });
+      if (toStart.size > 0) {
+        try {
+          await workflows.startBatch(batchId, [...toStart]);
+        } catch (err) {
+          logger.error({ err, batchId }, 'could not start the batch starter workflow');
+          await emails.removeMany(stored.filter((ref, i) => ref.created && !accepted[i].item.idempotencyKey).map((ref) => ref.id));
+          throw new DeliveryError('temporal-unavailable', 'The batch could not be queued; try again', {
+            detail: 'nothing was stored, except the emails with an idempotencyKey: retry with the same keys',
+          });
+        }
+      }
+      return results as Array<Accepted | DeliveryError>;
+    },
+
+    /** Starts the workflows of stored emails still waiting for theirs (the batch starter's activity). */
+    async startStored(emailIds: string[]): Promise<number> {
+      const refs = await emails.startRefs(emailIds);
+      await startAll(refs);
+      return refs.length;
+    },
+
+    startAll,
+
+    /**
+     * Steers many deliveries at once (a campaign's): pause and resume as signals (a delivery
+     * they do not apply to ignores them), cancel as a cancellation (one without a run is
+     * cancelled in PostgreSQL). Does not wait for them to settle.
+     */
+    async steerAll(refs: Array<{ id: string; workflowId: string }>, control: 'pause' | 'resume' | 'cancel', request: ControlRequest): Promise<void> {
+      await eachLimited(refs, START_CONCURRENCY, async (ref) => {
+        if (control !== 'cancel') return workflows.signal(ref.workflowId, control, request);
+        try {
+          await workflows.requestCancel(ref.workflowId, request);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          await lifecycle.cancel(ref.id, request.actor ?? API_ACTOR, request.reason ?? 'cancelled');
+        }
+      });
     },
 
     async get(tenantId: string, id: string) {
@@ -249,7 +366,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      */
     async settleOrphan(orphan: OrphanCandidate): Promise<'running' | 'started' | 'cancelled'> {
       if (await workflows.exists(orphan.workflowId)) return 'running';
-      if (!orphan.hasIdempotencyKey) {
+      // A campaign's email is owned by its campaign; a batch's by its starter once that exists
+      // (the batch had its 202 then).
+      const owned = orphan.campaignId !== null || (orphan.batchId !== null && (await workflows.exists(batchWorkflowId(orphan.batchId))));
+      if (!orphan.hasIdempotencyKey && !owned) {
         await lifecycle.cancel(orphan.id, 'herald', UNACKNOWLEDGED_REASON);
         return 'cancelled';
       }

@@ -5,9 +5,10 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import { DELIVER_EMAIL_WORKFLOW, initialStatus, searchAttributesAtStart, type DeliverEmailInput } from '../shared';
+import { batchWorkflowId, DELIVER_EMAIL_WORKFLOW, initialStatus, searchAttributesAtStart, START_BATCH_WORKFLOW, type DeliverEmailInput } from '../shared';
 import {
   cancelRequestedSignal,
+  CONTROL_SIGNALS,
   CONTROL_UPDATES,
   type ControlName,
   type ControlRequest,
@@ -32,6 +33,12 @@ export interface DeliveryWorkflows {
   cancel(workflowId: string, request: ControlRequest, settleMs?: number): Promise<void>;
   control(workflowId: string, name: ControlName, request: ControlRequest | RescheduleRequest): Promise<DeliveryView>;
   exists(workflowId: string): Promise<boolean>;
+  /** Starts the durable starter of a batch (workflow batch-<id>), which starts each email's workflow. */
+  startBatch(batchId: string, emailIds: string[]): Promise<void>;
+  /** A control as a signal (ignored by a delivery it does not apply to); a closed or unknown workflow is skipped. */
+  signal(workflowId: string, name: 'pause' | 'resume', request: ControlRequest): Promise<void>;
+  /** Asks for cancellation without waiting for it; throws WorkflowNotFoundError when there is no run. */
+  requestCancel(workflowId: string, request: ControlRequest): Promise<void>;
 }
 
 export function createDeliveryWorkflows(client: Client, taskQueue: string): DeliveryWorkflows {
@@ -82,6 +89,27 @@ export function createDeliveryWorkflows(client: Client, taskQueue: string): Deli
     },
     async control(workflowId, name, request) {
       return client.workflow.getHandle(workflowId).executeUpdate<DeliveryView, [ControlRequest]>(CONTROL_UPDATES[name].name, { args: [request] });
+    },
+    async startBatch(batchId, emailIds) {
+      await client.workflow.start(START_BATCH_WORKFLOW, {
+        workflowId: batchWorkflowId(batchId),
+        taskQueue,
+        args: [{ emailIds }],
+        staticSummary: `Starts the deliveries of a batch of ${emailIds.length} email(s)`,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    },
+    async signal(workflowId, name, request) {
+      try {
+        await client.workflow.getHandle(workflowId).signal(CONTROL_SIGNALS[name], request);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    },
+    async requestCancel(workflowId, request) {
+      const handle = client.workflow.getHandle(workflowId);
+      await handle.signal(cancelRequestedSignal, request);
+      await handle.cancel();
     },
     async exists(workflowId) {
       try {

@@ -5,3 +5,4 @@ export * from './errors';
 export * from './workflow-input';
 export * from './search-attributes';
 export * from './tenant';
+export * from './campaign';

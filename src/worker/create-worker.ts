@@ -4,6 +4,11 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createOrphanSweepActivities } from '../activities/orphan-sweep';
+import { createCampaignActivities } from '../activities/campaign';
+import { createStarterActivities } from '../activities/start-deliveries';
+import { createCampaignService } from '../campaigns/service';
+import { DEFAULT_CAMPAIGN_SETTINGS } from '../campaigns/settings';
+import { createCampaignWorkflows } from '../campaigns/workflows';
 import { createOrphanStore } from '../db/orphans';
 import type { Sql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
@@ -35,7 +40,7 @@ export interface HeraldWorkerOptions {
 export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '../workflow-bundle.js');
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
-/** The worker of the delivery workflows, their activities and the orphan sweep. */
+/** The worker of the delivery workflows, their activities, the orphan sweep, batch starters and campaigns. */
 export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
@@ -49,6 +54,15 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     messageIdDomain: opts.messageIdDomain,
     logger: opts.logger,
   });
+  // The campaign steps need no pacing settings: a campaign's pacing is in its workflow's input.
+  const campaigns = createCampaignService({
+    sql: opts.sql,
+    deliveries,
+    workflows: createCampaignWorkflows(opts.client, opts.taskQueue),
+    messageIdDomain: opts.messageIdDomain,
+    settings: DEFAULT_CAMPAIGN_SETTINGS,
+    logger: opts.logger,
+  });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -57,6 +71,8 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     activities: {
       ...createActivities({ sql: opts.sql, transports: opts.transports, gatewayUrl: opts.gatewayUrl }),
       ...createOrphanSweepActivities({ orphans: createOrphanStore(opts.sql), deliveries }),
+      ...createStarterActivities({ deliveries }),
+      ...createCampaignActivities({ campaigns }),
     },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,

@@ -7,6 +7,9 @@ import { createSql, type Sql } from '../../src/db/sql';
 import { createDeliveryService } from '../../src/deliveries/service';
 import { createDeliveryWorkflows } from '../../src/deliveries/workflows';
 import { createTenantStore } from '../../src/db/tenants';
+import { createCampaignService } from '../../src/campaigns/service';
+import { DEFAULT_CAMPAIGN_SETTINGS, type CampaignSettings } from '../../src/campaigns/settings';
+import { createCampaignWorkflows } from '../../src/campaigns/workflows';
 import { createTenantAdmin } from '../../src/tenants/admin';
 import { KEY_SCOPES } from '../../src/shared';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
@@ -64,7 +67,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(options: { policy?: Partial<DeliveryPolicy>; maxMessageBytes?: number } = {}): Promise<Harness> {
+export async function createHarness(options: { policy?: Partial<DeliveryPolicy>; maxMessageBytes?: number; campaigns?: Partial<CampaignSettings> } = {}): Promise<Harness> {
   const address = process.env.HERALD_TEST_TEMPORAL_ADDRESS!;
   const sql = createSql(process.env.HERALD_TEST_DATABASE_URL!, 5);
   const smtp = await startScriptedSmtp();
@@ -95,8 +98,12 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
   await createTenantStore(sql).create({ id: tenantId, name: 'integration tests', anySendingDomain: true, ratePerSecond: 100_000, burst: 100_000 });
   const { key: apiKey } = await createTenantAdmin(sql).createKey(tenantId, [...KEY_SCOPES], 'integration tests');
 
+  const deliveries = createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger });
+  const campaignSettings = { ...DEFAULT_CAMPAIGN_SETTINGS, ...options.campaigns };
   const app = createApp({
-    deliveries: createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger }),
+    deliveries,
+    campaigns: createCampaignService({ sql, deliveries, workflows: createCampaignWorkflows(client, taskQueue), messageIdDomain: 'test.herald', settings: campaignSettings, logger }),
+    campaignSettings,
     tenants: createTenantStore(sql),
     readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,

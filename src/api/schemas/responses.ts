@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EMAIL_STATUSES } from '../../shared';
+import { CAMPAIGN_STATUSES, EMAIL_STATUSES } from '../../shared';
 
 // What the API answers, for the OpenAPI document and the handlers' types.
 
@@ -89,6 +89,74 @@ export const ControlAnswerSchema = z
 export const StatusAnswerSchema = z.object({ id: z.string(), status }).openapi('StatusAnswer');
 
 export const BulkRetryAnswerSchema = z.object({ matched: z.number(), redriven: z.number(), ids: z.array(z.string()) }).openapi('BulkRetryAnswer');
+
+export const BatchAnswerSchema = z
+  .object({
+    accepted: z.number(),
+    rejected: z.number(),
+    data: z.array(
+      z.object({
+        index: z.number(),
+        status: z.number(),
+        id: z.string().optional(),
+        emailStatus: status.optional(),
+        workflowId: z.string().optional(),
+        replayed: z.boolean().optional(),
+        problem: ProblemSchema.optional(),
+      }),
+    ),
+  })
+  .openapi('BatchAnswer');
+
+const address = z.object({ address: z.string(), name: z.string().optional() });
+
+export const CampaignViewSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(CAMPAIGN_STATUSES),
+    workflowId: z.string(),
+    from: address,
+    subject: z.string(),
+    text: z.string().nullable(),
+    html: z.string().nullable(),
+    variables: z.array(z.string()),
+    tags: z.array(z.string()),
+    sendAt: time,
+    ratePerSecond: z.number().nullable(),
+    recipients: z.number(),
+    duplicates: z.number(),
+    invalid: z.number(),
+    counts: z.record(z.string(), z.number()),
+    currentRatePerSecond: z.number(),
+    estimatedCompletionAt: time,
+    statusReason: z.string().nullable(),
+    statusChangedBy: z.string().nullable(),
+    createdAt: time,
+    startedAt: time,
+    finishedAt: time,
+  })
+  .openapi('Campaign');
+
+export const CampaignCreatedSchema = z.object({ id: z.string(), status: z.enum(CAMPAIGN_STATUSES), workflowId: z.string(), variables: z.array(z.string()) }).openapi('CampaignCreated');
+
+export const UploadReportSchema = z
+  .object({
+    added: z.number(),
+    duplicates: z.number(),
+    invalid: z.number(),
+    invalidRows: z.array(z.object({ line: z.number(), error: z.string() })),
+    recipients: z.number(),
+  })
+  .openapi('UploadReport');
+
+export const CampaignRecipientListSchema = z
+  .object({
+    data: z.array(
+      z.object({ email: z.string(), status: z.string(), emailId: z.string(), variables: z.record(z.string(), z.string()), sentAt: time, lastError: z.string().nullable() }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('CampaignRecipientList');
 
 /** The JSON answer of one status code, for createRoute's responses. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
