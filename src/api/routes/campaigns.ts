@@ -19,9 +19,10 @@ import type { CampaignControlName } from '../../workflows/campaign-messages';
 // Campaigns: create one, upload its recipients, start it, steer it as a whole, watch it.
 
 const IdParam = z.object({ id: z.string() });
+/** A body that may be left out altogether, Content-Type too (curl -X POST): it counts as {}. */
 const optionalJson = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  description: 'JSON; an empty body counts as {}',
+  required: false,
+  description: 'JSON; may be left out',
   content: { 'application/json': { schema } },
 });
 
