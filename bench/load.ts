@@ -73,7 +73,7 @@ export async function closedLoop(apiUrl: string, total: number, connections: num
  * `maxSockets` connections (requests beyond that wait in the agent, and their wait counts).
  * `live` receives each accepted email as its answer arrives.
  */
-export async function openLoop(apiUrl: string, rate: number, seconds: number, maxSockets = 256, live: Accepted[] = []): Promise<LoadResult> {
+export async function openLoop(apiUrl: string, rate: number, seconds: number, maxSockets = 256, live: Accepted[] = [], headers: Record<string, string> = {}): Promise<LoadResult> {
   const url = new URL(`${apiUrl}/v1/emails`);
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   const body = Buffer.from(EMAIL_BODY);
@@ -97,7 +97,7 @@ export async function openLoop(apiUrl: string, rate: number, seconds: number, ma
       if (--inFlight === 0 && sent === total) finish();
     };
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -11,6 +11,7 @@ import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
 import { loadAverage, peakRssMiB, rssMiB } from './proc';
 import { startPerf, summarizeCpuProfiles } from './profile';
+import { CAMPAIGN_DEFAULTS, runCampaignBench } from './campaign';
 
 // `npm run bench [-- options]`: Herald measured against its own limits in one run. See
 // BENCHMARKS.md for the method; `--help` lists the options.
@@ -32,6 +33,8 @@ const HELP = `usage: npm run bench -- [options]
   --node-arg ARG          extra node flag for api and worker (repeatable; experiments)
   --profile               CPU profiles of api and worker (--cpu-prof) and of the Temporal server
                           (perf, during the closed loop), summarized at the end
+  --campaign N            a campaign of N recipients instead (bench/campaign.ts): single-email
+                          knee, batches of 1000, upload, pause/resume, completion; stack options apply
 Environment: HERALD_BENCH_TEMPORAL_ADDRESS (use that server), HERALD_BENCH_DATABASE_ADMIN_URL,
 TEMPORAL_CLI.`;
 
@@ -373,6 +376,21 @@ function cpuCells(cpu: PhaseCpu, n: number): string {
 }
 
 async function main() {
+  // --- campaign mode (bench/campaign.ts): a separate run of its own ---
+  const campaignAt = process.argv.indexOf('--campaign');
+  if (campaignAt !== -1) {
+    const recipients = Number(process.argv[campaignAt + 1]);
+    if (!Number.isInteger(recipients) || recipients <= 0) throw new Error('--campaign needs a number of recipients');
+    const rest = process.argv.slice(2).filter((_, i) => i !== campaignAt - 2 && i !== campaignAt - 1);
+    const parsed = parseArgs(rest);
+    const stepSeconds = rest.includes('--step-seconds') ? parsed.stepSeconds : CAMPAIGN_DEFAULTS.stepSeconds;
+    log(`bench: campaign of ${recipients} recipients; machine: ${machineFacts()}; load average before: ${loadAverage()}; build ${buildId()}`);
+    const { healthy, summary } = await runCampaignBench({ ...CAMPAIGN_DEFAULTS, rates: parsed.rates ?? CAMPAIGN_DEFAULTS.rates, stepSeconds, recipients, settings: parsed.settings, log });
+    console.log(JSON.stringify({ ...summary, build: buildId(), loadavg: loadAverage() }));
+    process.exitCode = healthy ? 0 : 1;
+    return;
+  }
+  // --- end of campaign mode ---
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   log(`bench: ${opts.smoke ? 'smoke' : 'full'} run; machine: ${machineFacts()}; load average before: ${loadAverage()}`);
