@@ -25,3 +25,10 @@ test('a bad value is refused with its name', () => {
   expect(() => parseConfig({ RETRY_BACKOFF_COEFFICIENT: '0.5' })).toThrow(/RETRY_BACKOFF_COEFFICIENT/);
   expect(() => parseConfig({ RETRY_INITIAL_INTERVAL_MS: '5000', RETRY_MAX_INTERVAL_MS: '1000' })).toThrow(/RETRY_MAX_INTERVAL_MS/);
 });
+
+test('campaign settings: documented defaults, overrides, bounds', () => {
+  expect(parseConfig({}).campaigns).toMatchObject({ window: 200, pageSize: 100, pagesPerRun: 500, uploadMaxBytes: 256 * 1024 * 1024, maxLineBytes: 16 * 1024, maxRecipients: 1_000_000 });
+  expect(parseConfig({ CAMPAIGN_WINDOW: '50', CAMPAIGN_PAGE_SIZE: '25' }).campaigns).toMatchObject({ window: 50, pageSize: 25 });
+  expect(() => parseConfig({ CAMPAIGN_PAGE_SIZE: '5000' })).toThrow(/CAMPAIGN_PAGE_SIZE/);
+  expect(() => parseConfig({ CAMPAIGN_WINDOW: '0' })).toThrow(/CAMPAIGN_WINDOW/);
+});
