@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { createEmailStore } from '../../src/db/emails';
+import { createOrphanStore } from '../../src/db/orphans';
 import { createTenantStore } from '../../src/db/tenants';
+import { createDeliveryService } from '../../src/deliveries/service';
+import { createDeliveryWorkflows } from '../../src/deliveries/workflows';
+import { workflowIdFor } from '../../src/shared';
 import { createTenantAdmin } from '../../src/tenants/admin';
-import { createHarness, validEmail, type Harness } from '../support/harness';
+import { createHarness, TEST_POLICY, validEmail, type Harness } from '../support/harness';
 
 // POST /v1/emails/batch on the real parts: each item validated and answered on its own, the
 // valid ones stored in one transaction and delivered through their own workflows, started by
@@ -136,3 +142,53 @@ test('1000 emails in one request: all stored at once, all delivered', async () =
   expect(sent).toBe(1000);
   expect(new Set(h.smtp.received.filter((m) => m.envelopeTo[0].endsWith(`@${d}`)).map((m) => m.messageId)).size).toBe(1000);
 }, 240_000);
+
+test("the orphan sweep's safety net: an item whose batch starter exists is started; one whose starter never started (no 202) is cancelled", async () => {
+  const d = domain();
+  const store = createEmailStore(h.sql);
+  // Two batches stored as the API stores them, whose API then died (no grace below, so that the
+  // sweep of test/integration/orphans.test.ts, running alongside, never sees them).
+  const stored = async (to: string) => {
+    const id = randomUUID();
+    const batchId = randomUUID();
+    const content = { to: [{ address: to }], cc: [], bcc: [], replyTo: [], text: 'hi', headers: {} };
+    await store.insertMany(
+      [
+        {
+          id,
+          tenantId: h.tenantId,
+          workflowId: workflowIdFor(id),
+          messageId: `<${id}@test.herald>`,
+          from: { address: 'sender@herald.test' },
+          subject: 'orphan',
+          content,
+          attachments: [],
+          metadata: {},
+          tags: [],
+          requestHash: 'x',
+        },
+      ],
+      batchId,
+      1_000_000,
+    );
+    return { id, batchId };
+  };
+  const owned = await stored(`owned@${d}`);
+  const orphaned = await stored(`orphaned@${d}`);
+  // The first one's starter was started, so its 202 was given (the starter itself found nothing to start).
+  await h.client.workflow.execute('startBatch', { taskQueue: h.taskQueue, workflowId: `batch-${owned.batchId}`, args: [{ emailIds: [] }] });
+
+  const deliveries = createDeliveryService({
+    sql: h.sql,
+    workflows: createDeliveryWorkflows(h.client, h.taskQueue),
+    policy: TEST_POLICY,
+    messageIdDomain: 'test.herald',
+    logger: pino({ level: 'silent' }),
+  });
+  const candidates = (await createOrphanStore(h.sql).candidates(0, 10_000)).filter((c) => c.id === owned.id || c.id === orphaned.id);
+  expect(candidates.map((c) => c.batchId).sort()).toEqual([owned.batchId, orphaned.batchId].sort());
+  const settled = Object.fromEntries(await Promise.all(candidates.map(async (c) => [c.id, await deliveries.settleOrphan(c)])));
+  expect(settled).toEqual({ [owned.id]: 'started', [orphaned.id]: 'cancelled' });
+  await h.waitForStatus(owned.id, ['sent']);
+  expect((await h.getEmail(orphaned.id)).status).toBe('cancelled');
+});
