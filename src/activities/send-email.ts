@@ -14,7 +14,7 @@ import type { AttemptStore, RecipientUpdate, SendableEmail } from '../db/attempt
 import type { LifecycleStore } from '../db/lifecycle';
 import type { TransportRegistry } from '../smtp/transports';
 import { classifySmtpError, recipientRepliesOf, type SmtpFailure } from '../smtp/classify';
-import { buildRawMessage, trackedMessageStream } from '../smtp/message';
+import { messageFor, trackedMessageStream } from '../smtp/message';
 import { redactOutcome } from '../smtp/redact';
 
 export interface SendDeps {
@@ -62,7 +62,8 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     }
 
     const attemptId = await attempts.beginAttempt(emailId);
-    const tracked = trackedMessageStream(await buildRawMessage(email));
+    const message = await messageFor(email);
+    const tracked = trackedMessageStream(message.raw);
     const ctx = Context.current();
     // Tells Temporal this worker is alive while the message waits for a pooled connection or
     // a slow gateway; a dead worker is then noticed within the heartbeat timeout.
@@ -73,7 +74,7 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     let info: { accepted?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
       // Replies are redacted before anything is recorded: tenants never read the gateway's address.
-      info = redactOutcome(await transports.get(gatewayUrl).sendMail({ envelope: { from: email.from.address, to: unsent }, raw: tracked.stream, signal: deadline }), gatewayUrl);
+      info = redactOutcome(await transports.get(gatewayUrl).sendMail({ envelope: { from: message.envelopeFrom, to: unsent }, raw: tracked.stream, signal: deadline }), gatewayUrl);
     } catch (error) {
       ctx.log.warn('SMTP attempt failed', { emailId, error: String(error) });
       const failure = classifySmtpError(redactOutcome(error, gatewayUrl), tracked.dataPhaseSent());

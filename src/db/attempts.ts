@@ -35,8 +35,12 @@ export const INTERRUPTED_ATTEMPT = 'attempt interrupted (worker stopped or timed
 export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
-      const [email] = await sql<Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address } }>>`
-        select id, tenant_id, status, message_id, from_address, subject, content from emails where id = ${emailId}`;
+      const [email] = await sql<
+        Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address }; mailFrom: string | null; message: Buffer | null }>
+      >`
+        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, m.mail_from, m.message
+        from emails e left join email_raw_messages m on m.email_id = e.id
+        where e.id = ${emailId}`;
       if (!email) return undefined;
       const [recipients, attachments] = await Promise.all([
         sql<Array<{ address: string; status: RecipientOutcome }>>`
@@ -54,6 +58,7 @@ export function createAttemptStore(sql: Sql) {
         content: email.content,
         recipients: [...recipients],
         attachments: [...attachments],
+        ...(email.message && email.mailFrom !== null ? { submitted: { message: email.message, mailFrom: email.mailFrom } } : {}),
       };
     },
 

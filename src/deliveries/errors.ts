@@ -1,4 +1,4 @@
-import type { EmailStatus } from '../shared';
+import { domainOf, type EmailStatus, type Tenant } from '../shared';
 
 // Why the service refuses a request. The API turns each into a problem+json answer (and the
 // SMTP listener into a reply code); the service itself knows nothing of HTTP.
@@ -30,3 +30,12 @@ export const emailFinished = (status: EmailStatus) =>
     detail: 'only an email that has not reached sent, failed or cancelled can be changed',
     emailStatus: status,
   });
+
+/** A sender (the API's from, SMTP's MAIL FROM or From field) not of the tenant's sending domains. */
+export function senderNotAllowed(tenant: Pick<Tenant, 'sendingDomains'>, address: string): DeliveryError {
+  const domain = domainOf(address);
+  return new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
+    detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
+    domain,
+  });
+}

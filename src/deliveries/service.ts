@@ -6,7 +6,6 @@ import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, 
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
-  domainOf,
   isTerminal,
   maySendFrom,
   recipientDomains,
@@ -17,11 +16,13 @@ import {
   type DeliverEmailInput,
   type DeliveryPolicy,
   type EmailContent,
+  type EmailSource,
   type EmailStatus,
+  type SubmittedMessage,
   type Tenant,
 } from '../shared';
 import type { ControlName, ControlRequest, DeliveryView, RescheduleRequest } from '../workflows/messages';
-import { DeliveryError, emailFinished } from './errors';
+import { DeliveryError, emailFinished, senderNotAllowed } from './errors';
 import type { DeliveryWorkflows } from './workflows';
 
 // The delivery service: accepts an email, starts its workflow, controls, cancels and re-drives
@@ -38,6 +39,15 @@ export interface EmailSubmission {
   tags: string[];
   /** ISO date-time; absent means now. */
   sendAt?: string;
+  /** Where it came in: the API unless said otherwise. */
+  source?: EmailSource;
+  /** A message handed over whole (SMTP submission): stored and sent as it is, never composed. */
+  submitted?: SubmittedMessage & {
+    /** Its own Message-ID (the client's, or the one added at acceptance). */
+    messageId: string;
+    /** Every address its From and Sender headers name: each must be of the tenant's domains, like MAIL FROM. */
+    authors: string[];
+  };
 }
 
 export interface Accepted {
@@ -126,13 +136,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * workflow if an earlier try stopped short).
      */
     async accept(tenant: Tenant, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
-      if (!maySendFrom(tenant, submission.from.address)) {
-        const domain = domainOf(submission.from.address);
-        throw new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
-          detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
-          domain,
-        });
-      }
+      const { submitted } = submission;
+      const senders = submitted ? [submitted.mailFrom, ...submitted.authors] : [submission.from.address];
+      const refused = senders.find((address) => !maySendFrom(tenant, address));
+      if (refused !== undefined) throw senderNotAllowed(tenant, refused);
       const id = randomUUID();
       const tenantId = tenant.id;
       const recipients = recipientsOf(submission.content);
@@ -141,7 +148,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           id,
           tenantId,
           workflowId: workflowIdFor(id),
-          messageId: `<${id}@${messageIdDomain}>`,
+          messageId: submitted?.messageId ?? `<${id}@${messageIdDomain}>`,
           ...submission,
           idempotencyKey: options.idempotencyKey,
           requestHash: options.requestHash,

@@ -2,6 +2,15 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { PassThrough, Readable } from 'node:stream';
 import type { EmailMessage } from '../shared';
 
+/**
+ * The message to send for an email, and its envelope sender: a message submitted whole is sent as
+ * the very bytes stored at acceptance; any other is composed from its parts at each attempt.
+ */
+export async function messageFor(email: EmailMessage): Promise<{ envelopeFrom: string; raw: Buffer }> {
+  if (email.submitted) return { envelopeFrom: email.submitted.mailFrom, raw: email.submitted.message };
+  return { envelopeFrom: email.from.address, raw: await buildRawMessage(email) };
+}
+
 /** Builds the RFC 5322 message once per attempt; the Message-ID is the email's, never a new one. */
 export function buildRawMessage(parts: EmailMessage): Promise<Buffer> {
   const { content } = parts;

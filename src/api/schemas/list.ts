@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EMAIL_STATUSES } from '../../shared';
+import { EMAIL_SOURCES, EMAIL_STATUSES } from '../../shared';
 import type { ListCursor } from '../../db/emails';
 
 // The query string of GET /v1/emails, and the filter of a bulk re-drive.
@@ -10,6 +10,7 @@ export const EmailFilterSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()))
     .pipe(z.array(z.enum(EMAIL_STATUSES)))
     .optional(),
+  source: z.enum(EMAIL_SOURCES).optional(),
   recipient: z.string().email().transform((s) => s.toLowerCase()).optional(),
   domain: z.string().min(1).transform((s) => s.toLowerCase()).optional(),
   tag: z.string().min(1).max(100).optional(),

@@ -1,9 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import { EMAIL_STATUSES } from '../../shared';
+import { EMAIL_SOURCES, EMAIL_STATUSES } from '../../shared';
 
 // What the API answers, for the OpenAPI document and the handlers' types.
 
 const status = z.enum(EMAIL_STATUSES);
+const source = z.enum(EMAIL_SOURCES);
 const time = z.string().nullable();
 
 export const ProblemSchema = z
@@ -25,6 +26,7 @@ export const EmailViewSchema = z
     status,
     workflowId: z.string(),
     messageId: z.string(),
+    source,
     from: z.object({ address: z.string(), name: z.string().optional() }),
     subject: z.string(),
     sendAt: time,
@@ -63,6 +65,7 @@ export const EmailListSchema = z
         status,
         workflowId: z.string(),
         messageId: z.string(),
+        source,
         from: z.string(),
         recipients: z.array(z.string()),
         subject: z.string(),
