@@ -9,6 +9,12 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
+/** Where `npm start` listens for SMTP submission when SMTP_SUBMISSION_PORT is unset (587 is production's). */
+export const DEV_SMTP_SUBMISSION_PORT = 2587;
+/** An unset variable and an empty one (compose's `${VAR:-}`) both mean "not configured". */
+const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional());
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/herald';
 /** When `npm start` runs its own PostgreSQL (src/dev/default-database.ts); the other entry points never do. */
 export type EmbeddedPostgresMode = 'always' | 'never' | 'when-nothing-answers';
@@ -37,6 +43,19 @@ const EnvSchema = z.object({
   MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   // Delivery policy defaults: exponential backoff from 1 min, doubling, capped at 1 h, for 72 h
   // (SendGrid's window; RFC 5321 suggests 4-5 days, which operators may choose).
+  // SMTP submission (src/submission): a listener in the API process. Unset port: none (npm start:
+  // DEV_SMTP_SUBMISSION_PORT). STARTTLS (and the implicit TLS port) needs a certificate and key.
+  SMTP_SUBMISSION_PORT: optionalPort,
+  SMTP_SUBMISSION_TLS_PORT: optionalPort,
+  SMTP_SUBMISSION_TLS_CERT_FILE: optionalString,
+  SMTP_SUBMISSION_TLS_KEY_FILE: optionalString,
+  /** The raw message as submitted (announced with SIZE); default: the API's body limit, 1.4 x MAX_MESSAGE_BYTES. */
+  SMTP_SUBMISSION_MAX_MESSAGE_BYTES: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().positive().optional()),
+  SMTP_SUBMISSION_MAX_RECIPIENTS: z.coerce.number().int().positive().default(100),
+  SMTP_SUBMISSION_MAX_CONNECTIONS: z.coerce.number().int().positive().default(100),
+  SMTP_SUBMISSION_MAX_CONNECTIONS_PER_TENANT: z.coerce.number().int().positive().default(10),
+  SMTP_SUBMISSION_IDLE_TIMEOUT_MS: duration(MINUTE),
+  SMTP_SUBMISSION_DATA_TIMEOUT_MS: duration(5 * MINUTE),
   RETRY_INITIAL_INTERVAL_MS: duration(MINUTE),
   RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
   RETRY_MAX_INTERVAL_MS: duration(HOUR),
@@ -64,6 +83,14 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.RETRY_MAX_INTERVAL_MS < e.RETRY_INITIAL_INTERVAL_MS) {
     throw new Error('Invalid configuration: RETRY_MAX_INTERVAL_MS must be at least RETRY_INITIAL_INTERVAL_MS');
   }
+  const certFile = e.SMTP_SUBMISSION_TLS_CERT_FILE;
+  const keyFile = e.SMTP_SUBMISSION_TLS_KEY_FILE;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error('Invalid configuration: SMTP_SUBMISSION_TLS_CERT_FILE and SMTP_SUBMISSION_TLS_KEY_FILE go together');
+  }
+  if (e.SMTP_SUBMISSION_TLS_PORT !== undefined && certFile === undefined) {
+    throw new Error('Invalid configuration: SMTP_SUBMISSION_TLS_PORT needs SMTP_SUBMISSION_TLS_CERT_FILE and SMTP_SUBMISSION_TLS_KEY_FILE');
+  }
   const policy: DeliveryPolicy = {
     initialIntervalMs: e.RETRY_INITIAL_INTERVAL_MS,
     backoffCoefficient: e.RETRY_BACKOFF_COEFFICIENT,
@@ -90,6 +117,17 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     smtp: { url: e.SMTP_URL, maxConnections: e.SMTP_POOL_MAX_CONNECTIONS, devPort: e.DEV_SMTP_PORT },
     messageIdDomain: e.MESSAGE_ID_DOMAIN,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    submission: {
+      port: e.SMTP_SUBMISSION_PORT,
+      tlsPort: e.SMTP_SUBMISSION_TLS_PORT,
+      tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+      maxMessageBytes: e.SMTP_SUBMISSION_MAX_MESSAGE_BYTES ?? Math.ceil(e.MAX_MESSAGE_BYTES * 1.4),
+      maxRecipients: e.SMTP_SUBMISSION_MAX_RECIPIENTS,
+      maxConnections: e.SMTP_SUBMISSION_MAX_CONNECTIONS,
+      maxConnectionsPerTenant: e.SMTP_SUBMISSION_MAX_CONNECTIONS_PER_TENANT,
+      idleTimeoutMs: e.SMTP_SUBMISSION_IDLE_TIMEOUT_MS,
+      dataTimeoutMs: e.SMTP_SUBMISSION_DATA_TIMEOUT_MS,
+    },
     policy,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -1,5 +1,6 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -7,27 +8,37 @@ import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
+import { startSubmissionServer, type RunningSubmission } from '../submission/server';
 import { createApp } from './app';
 
 export interface RunningApi {
   url: string;
+  /** The SMTP submission listener, when SMTP_SUBMISSION_PORT is set. */
+  submission?: Pick<RunningSubmission, 'port' | 'tlsPort'> & { starttls: boolean };
   stop(): Promise<void>;
 }
 
-/** The HTTP API with its one Temporal client and one sql pool, closed on stop. */
+/**
+ * The intake: the HTTP API and, when configured, the SMTP submission listener, sharing one
+ * Temporal client, one sql pool and one delivery service; all closed on stop. SMTP submission
+ * lives here because it is an intake like the API (keys, tenants, the accept path), scales with
+ * it and is reached where the API is; workers take no connections from clients.
+ */
 export async function startApiServer(config: Config, temporalAddress: string, logger: Logger): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const deliveries = createDeliveryService({
+    sql,
+    workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
+    policy: config.policy,
+    messageIdDomain: config.messageIdDomain,
+    logger,
+  });
+  const tenants = createTenantStore(sql);
   const app = createApp({
-    deliveries: createDeliveryService({
-      sql,
-      workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
-      policy: config.policy,
-      messageIdDomain: config.messageIdDomain,
-      logger,
-    }),
-    tenants: createTenantStore(sql),
+    deliveries,
+    tenants,
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([
         sql`select 1`.then(() => true, () => false),
@@ -43,9 +54,30 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
   });
   const { port } = server.address() as AddressInfo;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const { submission: smtp } = config;
+  let submission: RunningSubmission | undefined;
+  if (smtp.port !== undefined) {
+    submission = await startSubmissionServer(
+      { deliveries, tenants, logger },
+      {
+        ...smtp,
+        port: smtp.port,
+        host: config.http.host,
+        tls: smtp.tls ? { cert: readFileSync(smtp.tls.certFile), key: readFileSync(smtp.tls.keyFile) } : undefined,
+        messageIdDomain: config.messageIdDomain,
+      },
+    ).catch(async (err) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      await sql.end({ timeout: 5 });
+      throw err;
+    });
+  }
   return {
     url: `http://${host}:${port}`,
+    submission: submission && { port: submission.port, tlsPort: submission.tlsPort, starttls: smtp.tls !== undefined },
     async stop() {
+      await submission?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
       await sql.end({ timeout: 5 });

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { parseConfig } from '../config';
+import { DEV_SMTP_SUBMISSION_PORT, parseConfig } from '../config';
 import { createLogger } from '../logger';
 import { ensureDatabase, migrate } from '../db/migrate';
 import { provideDatabase } from '../dev/default-database';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-server';
 import { startMailSink, type MailSink } from '../dev/mail-sink';
-import { startApiServer } from '../api/server';
+import { startApiServer, type RunningApi } from '../api/server';
 import { startWorker } from '../worker/start';
 import { createSql } from '../db/sql';
 import { createTenantStore } from '../db/tenants';
@@ -33,7 +33,10 @@ async function main() {
       stops.push(() => database.embedded!.stop());
       console.log(database.note);
     }
-    const config = { ...bootConfig, databaseUrl: database.url };
+    // SMTP submission listens here even when SMTP_SUBMISSION_PORT is unset (the production entry
+    // points open no listener then).
+    const submission = { ...bootConfig.submission, port: bootConfig.submission.port ?? DEV_SMTP_SUBMISSION_PORT };
+    const config = { ...bootConfig, databaseUrl: database.url, submission };
 
     let temporalAddress = config.temporal.address;
     let temporal: DevServer | undefined;
@@ -73,6 +76,7 @@ async function main() {
         '',
         'Herald is running',
         `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
+        api.submission ? `  SMTP submission:  ${submissionLine(config.http.host, api.submission)}` : '',
         `  Development key:  ${dev.key}`,
         `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
         `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
@@ -103,6 +107,14 @@ async function developmentKey(databaseUrl: string, dataDir: string) {
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/** Where to submit over SMTP, and how: the user name is not read, the password is the key. */
+function submissionLine(host: string, smtp: NonNullable<RunningApi['submission']>): string {
+  const at = host === '0.0.0.0' ? '127.0.0.1' : host;
+  const tls = smtp.starttls ? 'STARTTLS' : 'no TLS: AUTH from loopback only';
+  const implicit = smtp.tlsPort !== undefined ? `, implicit TLS on ${at}:${smtp.tlsPort}` : '';
+  return `${at}:${smtp.port} (${tls}${implicit}; AUTH PLAIN/LOGIN, any user name, password = the key)`;
 }
 
 /** Credentials never reach a terminal or a log. */

@@ -8,6 +8,11 @@ const noCrLf = (what: string) => z.string().regex(NO_CRLF, `${what} must not con
 
 // A pragmatic address check: one @, no spaces or control characters, a dotted domain.
 const EMAIL = /^[^\s@<>()[\]\\,;:"\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+/** The address rule of every intake: the API's fields and SMTP submission's envelope (src/submission). */
+export function isEmailAddress(value: string): boolean {
+  return value.length <= 254 && EMAIL.test(value);
+}
+
 const emailAddress = z
   .string()
   .max(254)
