@@ -35,7 +35,7 @@ export interface PreparedMessage {
   /** The client's Message-ID, or the one added. */
   messageId: string;
   /** From X-Herald-Idempotency-Key, else from the client's own Message-ID; none when Herald added it. */
-  idempotencyKey?: string;
+  idempotency?: { key: string; from: 'header' | 'message-id' };
   /** The first author (From), for listing. */
   from: Address;
   /** Every address of the From and Sender fields (lower-case). */
@@ -212,7 +212,11 @@ export function prepareSubmittedMessage(
   return {
     message: Buffer.concat([Buffer.from(header, 'latin1'), raw.subarray(bodyStart)]),
     messageId,
-    idempotencyKey: idempotencyField?.value ?? (clientMessageId ? keyOfMessageId(clientMessageId) : undefined),
+    idempotency: idempotencyField
+      ? { key: idempotencyField.value, from: 'header' }
+      : clientMessageId
+        ? { key: keyOfMessageId(clientMessageId), from: 'message-id' }
+        : undefined,
     from: fromAddresses[0],
     authors: [...new Set(authors.map((a) => a.address))],
     subject: oneLine(decodeWords(named('subject')[0]?.value ?? '')),

@@ -1,4 +1,5 @@
 import { DeliveryError, type DeliveryErrorCode } from '../deliveries/errors';
+import { IDEMPOTENCY_HEADER } from './message';
 
 // What the submission listener answers, with its enhanced status code (RFC 3463): 2yz done, 4yz
 // try again (the client keeps the message), 5yz never send this again. Every refusal of the
@@ -46,7 +47,7 @@ const DELIVERY_ERROR_REPLY: Record<DeliveryErrorCode, (err: DeliveryError) => Sm
   'sender-not-allowed': (err) => reply(550, '5.7.1', err.message),
   'quota-exceeded': (err) => reply(451, '4.7.0', `${err.message}, try again in ${err.details.retryAfterS ?? 3600} s`),
   'idempotency-key-reused': () =>
-    reply(550, '5.7.0', 'This idempotency key (X-Herald-Idempotency-Key or Message-ID) was used with another envelope'),
+    reply(550, '5.7.0', `This ${IDEMPOTENCY_HEADER} was used with another envelope`),
   'temporal-unavailable': () => REPLIES.tryAgain,
   // Not answers to a submission; a 4xx keeps the message with its client should one ever appear.
   'not-found': () => REPLIES.tryAgain,

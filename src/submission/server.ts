@@ -6,7 +6,7 @@ import type { SMTPConnection, SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import type { Logger } from '../logger';
 import type { TenantStore } from '../db/tenants';
 import { requestHash, type DeliveryService, type EmailSubmission } from '../deliveries/service';
-import { senderNotAllowed } from '../deliveries/errors';
+import { DeliveryError, senderNotAllowed } from '../deliveries/errors';
 import { maySendFrom, type Tenant } from '../shared';
 import { hashKey, looksLikeKey } from '../tenants/keys';
 import { MessageRefused, prepareSubmittedMessage } from './message';
@@ -191,7 +191,15 @@ export async function startSubmissionServer(
     };
     // The same key with the same envelope is the same submission: a resend after a lost 250.
     const hash = requestHash({ source: 'smtp', mailFrom, recipients: [...recipients].sort() });
-    const accepted = await deliveries.accept(tenant, submission, { idempotencyKey: prepared.idempotencyKey, requestHash: hash });
+    const accept = (idempotencyKey?: string) => deliveries.accept(tenant, submission, { idempotencyKey, requestHash: hash });
+    const { idempotency } = prepared;
+    const accepted = await accept(idempotency?.key).catch((err: unknown) => {
+      // A client asked for X-Herald-Idempotency-Key and is told it reused it; a Message-ID used
+      // again with another envelope only shows that this message is not a resend.
+      const reused = err instanceof DeliveryError && err.code === 'idempotency-key-reused';
+      if (reused && idempotency?.from === 'message-id') return accept(undefined);
+      throw err;
+    });
     return REPLIES.accepted(accepted.id, accepted.replayed);
   }
 

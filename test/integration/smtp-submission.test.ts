@@ -506,6 +506,19 @@ describe('idempotency and the 250', () => {
     expect(h.smtp.received.filter((m) => m.parsed.headers.has('x-herald-idempotency-key'))).toEqual([]);
   });
 
+  test('a Message-ID used again with another envelope is another message, not a resend: accepted as a new email', async () => {
+    const data = message('orders@shop.example', 'm1@example.org', [`Message-ID: <reused-${randomUUID()}@shop.example>`]);
+    const client = await session(shop.key);
+    const a = await transaction(client, 'orders@shop.example', ['m1@example.org'], data);
+    const b = await transaction(client, 'orders@shop.example', ['m2@example.org'], data);
+    const c = await transaction(client, 'orders@shop.example', ['m1@example.org'], data);
+    await client.quit();
+    expect(a.last).toMatch(/^250 2\.6\.0 Queued as /);
+    expect(b.last).toMatch(/^250 2\.6\.0 Queued as /);
+    expect(idOf(b.last)).not.toBe(idOf(a.last));
+    expect(c.last).toBe(`250 2.6.0 Already queued as ${idOf(a.last)}`);
+  });
+
   test('Temporal unreachable: 451 4.3.0 (the client keeps the message); its resend with the same Message-ID is delivered once', async () => {
     const real = createDeliveryWorkflows(h.client, h.taskQueue);
     const down = createDeliveryService({

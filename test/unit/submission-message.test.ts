@@ -50,7 +50,7 @@ test('every field but Bcc keeps its bytes, and the body is untouched', () => {
   expect(p.subject).toBe('Café ouvert');
   expect(p.to).toEqual(['alice@example.org', 'bob@example.net']);
   expect(p.cc).toEqual(['carol@example.org']);
-  expect(p.idempotencyKey).toBe('message-id:<m1@client.example>');
+  expect(p.idempotency).toEqual({ key: 'message-id:<m1@client.example>', from: 'message-id' });
 });
 
 test('a Message-ID and a Date are added when missing, in the line endings of the message', () => {
@@ -61,7 +61,7 @@ test('a Message-ID and a Date are added when missing, in the line endings of the
   expect(messageDate(NOW)).toBe('Sun, 01 Mar 2026 10:20:30 +0000');
   expect(p.messageId).toBe('<fixed-id@test.herald>');
   // Herald chose this Message-ID: it says nothing about a resend.
-  expect(p.idempotencyKey).toBeUndefined();
+  expect(p.idempotency).toBeUndefined();
 });
 
 test('X-Herald-Idempotency-Key names the submission and never leaves Herald; Bcc folded over lines goes whole', () => {
@@ -78,7 +78,7 @@ test('X-Herald-Idempotency-Key names the submission and never leaves Herald; Bcc
       'b',
     ),
   );
-  expect(p.idempotencyKey).toBe('order-42');
+  expect(p.idempotency).toEqual({ key: 'order-42', from: 'header' });
   expect(p.message.toString()).toBe(lines('From: a@example.com', 'Message-ID: <m@x>', 'Date: x', '', 'b'));
 });
 
@@ -90,7 +90,7 @@ test('a long Message-ID gives a hashed key; 8-bit bodies and headers keep their 
     'utf8',
   );
   const p = prepare(Buffer.concat([head, body]));
-  expect(p.idempotencyKey).toMatch(/^message-id:sha256:[0-9a-f]{64}$/);
+  expect(p.idempotency?.key).toMatch(/^message-id:sha256:[0-9a-f]{64}$/);
   expect(p.message.equals(Buffer.concat([head, body]))).toBe(true);
   expect(p.subject).toBe('Grüße');
   expect(p.from).toEqual({ address: 'j@example.com', name: 'Jörg' });
