@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { DeliveryError } from '../../src/deliveries/errors';
 import { decodeWords, MessageRefused, messageDate, prepareSubmittedMessage } from '../../src/submission/message';
 import { REPLIES, replyFor } from '../../src/submission/replies';
@@ -151,4 +152,42 @@ test.each([
   ['not an address', false],
 ])('loopback(%s) = %s: AUTH without TLS only from loopback', (address, expected) => {
   expect(isLoopback(address)).toBe(expected);
+});
+
+test('any bytes at all: a prepared message or MessageRefused (a 5xx), never another error (a 4xx the client would retry forever)', () => {
+  const headerish = fc.array(
+    fc.oneof(
+      fc.constantFrom(
+        'From: a@example.com',
+        'From: =?utf-8?B?w6k=?= <b@example.org>',
+        'Bcc: x@y.z',
+        'Subject: =?bad?Q?=ZZ?=',
+        'To: ,,,<>',
+        'Message-ID:',
+        ' folded',
+        '',
+      ),
+      fc.string({ unit: 'binary', maxLength: 80 }),
+    ),
+    { maxLength: 12 },
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)),
+        headerish.map((l) => Buffer.from(l.join('\r\n'), 'utf8')),
+      ),
+      (raw) => {
+        try {
+          const p = prepare(raw);
+          const head = p.message.toString('latin1').split(/\r?\n\r?\n/)[0];
+          expect(head).not.toMatch(/(^|\n)bcc:/i);
+          expect(p.subject).not.toMatch(/[\r\n]/);
+        } catch (err) {
+          expect(err).toBeInstanceOf(MessageRefused);
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
