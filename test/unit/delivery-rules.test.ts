@@ -23,7 +23,13 @@ import { DeliveryState } from '../../src/workflows/delivery-state';
 // migrations' table cannot drift apart.
 
 const OUTCOMES: RecipientOutcome[] = ['pending', 'accepted', 'rejected', 'deferred'];
-const POLICY = { initialIntervalMs: 200, backoffCoefficient: 1.5, maximumIntervalMs: 1000, giveUpAfterMs: 30_000, attemptTimeoutMs: 10_000 };
+const POLICY = {
+  initialIntervalMs: 200,
+  backoffCoefficient: 1.5,
+  maximumIntervalMs: 1000,
+  giveUpAfterMs: 30_000,
+  attemptTimeoutMs: 10_000,
+};
 
 describe('initialStatus', () => {
   test.each([
@@ -72,7 +78,11 @@ describe('statusOfRecipients', () => {
 
   test('holds for every combination of up to three recipients', () => {
     for (const outcomes of combinations(3)) {
-      const expected = outcomes.some((o) => o === 'pending' || o === 'deferred') ? 'retrying' : outcomes.includes('accepted') ? 'sent' : 'failed';
+      const expected = outcomes.some((o) => o === 'pending' || o === 'deferred')
+        ? 'retrying'
+        : outcomes.includes('accepted')
+          ? 'sent'
+          : 'failed';
       expect([outcomes, statusOfRecipients(outcomes)]).toEqual([outcomes, expected]);
     }
   });
@@ -238,7 +248,11 @@ const WRITERS: Array<{ writer: string; from: EmailStatus[]; to: EmailStatus[] }>
     // Every attempt failed before it began (PostgreSQL unreachable): nothing was sent.
     writer: 'the delivery gives up before any attempt began (endDelivery)',
     from: ['queued', 'scheduled'],
-    to: distinct(combinations(3).filter((o) => !o.includes('accepted')).map((o) => statusOfRecipients(o.map(outcomeWhenEnded)))),
+    to: distinct(
+      combinations(3)
+        .filter((o) => !o.includes('accepted'))
+        .map((o) => statusOfRecipients(o.map(outcomeWhenEnded))),
+    ),
   },
   {
     writer: 'a control while waiting for the send time (recordChange with DeliveryState.status)',
@@ -341,7 +355,9 @@ describe('ALLOWED_TRANSITIONS against the migrations', () => {
   });
 
   test('00001 held the self-transitions that 00003 removes (the parser applies both)', () => {
-    const initial = statements(readFileSync(path.join(MIGRATIONS, '00001_init', 'index.sql'), 'utf8')).find((s) => s.startsWith(`insert into ${TABLE}`));
+    const initial = statements(readFileSync(path.join(MIGRATIONS, '00001_init', 'index.sql'), 'utf8')).find((s) =>
+      s.startsWith(`insert into ${TABLE}`),
+    );
     expect(initial).toContain("('sending', 'sending')");
     expect(initial).toContain("('retrying', 'retrying')");
     expect(transitionsFromMigrations().has('sending -> sending')).toBe(false);

@@ -5,13 +5,26 @@ import { DEFAULT_ACTOR, DeliveryState } from '../../src/workflows/delivery-state
 // DeliveryState without Temporal: a fake clock, no timers, no activities.
 
 const T0 = Date.parse('2030-01-01T12:00:00Z');
-const POLICY: DeliveryPolicy = { initialIntervalMs: 200, backoffCoefficient: 1.5, maximumIntervalMs: 1000, giveUpAfterMs: 60_000, attemptTimeoutMs: 10_000 };
+const POLICY: DeliveryPolicy = {
+  initialIntervalMs: 200,
+  backoffCoefficient: 1.5,
+  maximumIntervalMs: 1000,
+  giveUpAfterMs: 60_000,
+  attemptTimeoutMs: 10_000,
+};
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function setup(overrides: Partial<DeliverEmailInput> = {}) {
   let now = T0;
-  const input: DeliverEmailInput = { emailId: 'e-1', tenantId: 'default', policy: POLICY, recipientDomains: ['example.org'], tags: [], ...overrides };
+  const input: DeliverEmailInput = {
+    emailId: 'e-1',
+    tenantId: 'default',
+    policy: POLICY,
+    recipientDomains: ['example.org'],
+    tags: [],
+    ...overrides,
+  };
   const state = new DeliveryState(input, () => now);
   return {
     state,
@@ -80,7 +93,12 @@ describe('the status a person sees', () => {
     expect(state.view()).toMatchObject({ phase: 'first-attempt', status: 'sending', retryBudgetMs: undefined });
     state.firstAttemptFailed('451 4.3.0 try later');
     expect(state.status()).toBe('retrying');
-    expect(state.view()).toMatchObject({ phase: 'retrying', status: 'retrying', lastFailure: '451 4.3.0 try later', retryBudgetMs: 60_000 });
+    expect(state.view()).toMatchObject({
+      phase: 'retrying',
+      status: 'retrying',
+      lastFailure: '451 4.3.0 try later',
+      retryBudgetMs: 60_000,
+    });
   });
 
   test.each([
@@ -120,7 +138,15 @@ describe('the status a person sees', () => {
   test('view() carries what the query shows', () => {
     const sendAt = iso(T0 + 5000);
     const { state } = setup({ sendAt });
-    expect(state.view()).toEqual({ emailId: 'e-1', status: 'scheduled', sendAt, paused: false, phase: 'waiting', lastFailure: undefined, retryBudgetMs: undefined });
+    expect(state.view()).toEqual({
+      emailId: 'e-1',
+      status: 'scheduled',
+      sendAt,
+      paused: false,
+      phase: 'waiting',
+      lastFailure: undefined,
+      retryBudgetMs: undefined,
+    });
   });
 });
 
@@ -238,7 +264,9 @@ describe('the controls: effects and the changes they leave to write', () => {
     state.controls.resume.apply({ actor: 'ops' });
     expect(state.hasPendingChanges()).toBe(false);
     state.controls.pause.apply({ actor: 'ops', reason: 'check content' });
-    expect(taken()).toEqual([expect.objectContaining({ event: 'email.paused', actor: 'ops', data: { reason: 'check content' }, status: 'paused' })]);
+    expect(taken()).toEqual([
+      expect.objectContaining({ event: 'email.paused', actor: 'ops', data: { reason: 'check content' }, status: 'paused' }),
+    ]);
     state.controls.pause.apply({ actor: 'someone else' });
     expect(state.hasPendingChanges()).toBe(false);
     state.controls.resume.apply({ actor: 'ops' });
