@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ALREADY_SENDING, DELIVERY_FINISHED, INVALID_SEND_AT, type DeliverEmailInput, type DeliveryPolicy } from '../../src/shared';
-import { DEFAULT_ACTOR, DeliveryState } from '../../src/workflows/delivery-state';
+import { DEFAULT_ACTOR, DeliveryState, type Control } from '../../src/workflows/delivery-state';
+import type { ControlName, RescheduleRequest } from '../../src/workflows/messages';
 
 // DeliveryState without Temporal: a fake clock, no timers, no activities.
 
@@ -39,6 +40,9 @@ function setup(overrides: Partial<DeliverEmailInput> = {}) {
     },
   };
 }
+
+/** Any control, given a reschedule's request (the others ignore its sendAt). */
+const controlOf = (state: DeliveryState, name: ControlName) => state.controls[name] as Control<RescheduleRequest>;
 
 /** The ApplicationFailure a validator throws (imported by delivery-state.ts from @temporalio/workflow). */
 function refusal(fn: () => void): ApplicationFailure {
@@ -171,10 +175,10 @@ describe('the controls: validators', () => {
   ] as const)('%s is refused in phase %s with %s', (name, phase, type) => {
     const { state } = setup();
     phases[phase](state);
-    const failure = refusal(() => state.controls[name].validate(future));
+    const failure = refusal(() => controlOf(state, name).validate(future));
     expect(failure.type).toBe(type);
     expect(failure.message).toBeTruthy();
-    expect(state.accepts(state.controls[name], future)).toBe(false);
+    expect(state.accepts(controlOf(state, name), future)).toBe(false);
   });
 
   test('a refusal once finished names the final status', () => {
@@ -195,8 +199,8 @@ describe('the controls: validators', () => {
   ] as const)('%s is accepted in phase %s', (name, phase) => {
     const { state } = setup();
     phases[phase](state);
-    expect(() => state.controls[name].validate(future)).not.toThrow();
-    expect(state.accepts(state.controls[name], future)).toBe(true);
+    expect(() => controlOf(state, name).validate(future)).not.toThrow();
+    expect(state.accepts(controlOf(state, name), future)).toBe(true);
   });
 
   test('reschedule and sendNow are accepted while paused and waiting', () => {
