@@ -84,8 +84,20 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
   const running = worker.run();
 
   const app = createApp({
-    deliveries: createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger }),
-    readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
+    deliveries: createDeliveryService({
+      sql,
+      workflows: createDeliveryWorkflows(client, taskQueue),
+      policy,
+      messageIdDomain: 'test.herald',
+      logger,
+    }),
+    readiness: async () => ({
+      postgres: true,
+      temporal: await connection.workflowService.getSystemInfo({}).then(
+        () => true,
+        () => false,
+      ),
+    }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     logger,
   });

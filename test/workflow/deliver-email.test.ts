@@ -249,10 +249,11 @@ describe('controls', () => {
 
   test('reschedule to a later time holds it past the first one', async () => {
     const now = await env.currentTimeMs();
-    const { emailId, handle } = await start({ sendAt: now + 500 });
-    const later = now + 2_000;
+    // wide enough that the reschedule lands before the first time on a loaded machine
+    const { emailId, handle } = await start({ sendAt: now + 1_000 });
+    const later = now + 2_500;
     await control(handle, 'reschedule', { sendAt: new Date(later).toISOString() });
-    await env.sleep(1_000);
+    await env.sleep(Math.max(0, now + 1_700 - (await env.currentTimeMs())));
     expect(callsOf(emailId, 'sendEmail')).toEqual([]);
     await handle.result();
     expect(callsOf(emailId, 'sendEmail')[0].at).toBeGreaterThanOrEqual(later);
@@ -272,13 +273,13 @@ describe('controls', () => {
 
   test('pause holds a scheduled email past its time; resume releases it', async () => {
     const now = await env.currentTimeMs();
-    const sendAt = now + 800;
+    const sendAt = now + 1_000;
     const { emailId, handle } = await start({ sendAt });
     expect(await control(handle, 'pause', { actor: 'ops', reason: 'check' })).toMatchObject({
       status: 'paused',
       paused: true,
     });
-    await env.sleep(1_500);
+    await env.sleep(Math.max(0, sendAt + 700 - (await env.currentTimeMs())));
     expect(await env.currentTimeMs()).toBeGreaterThan(sendAt);
     expect(callsOf(emailId, 'sendEmail')).toEqual([]);
     expect(await handle.query(stateQuery)).toMatchObject({ status: 'paused', phase: 'waiting' });
@@ -393,8 +394,8 @@ describe('retries', () => {
     expect(failure.nonRetryable).toBe(true);
     const attempts = callsOf(emailId, 'sendEmail');
     expect(attempts.length).toBeGreaterThanOrEqual(3);
-    // no attempt starts after the give-up time
-    expect(attempts.at(-1)!.at - attempts[0].at).toBeLessThanOrEqual(giveUpAfterMs + 100);
+    // no attempt starts after the give-up time (with slack for a worker slow to pick a task up)
+    expect(attempts.at(-1)!.at - attempts[0].at).toBeLessThanOrEqual(giveUpAfterMs + 500);
     const ends = callsOf(emailId, 'endDelivery');
     expect(ends).toHaveLength(1);
     const reason = ends[0].args[1] as string;
