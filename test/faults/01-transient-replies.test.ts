@@ -20,7 +20,8 @@ beforeAll(async () => {
   gateway = await startScriptedGateway({
     // One connection in three is refused at the greeting, one RCPT in two is deferred, and
     // whatever gets as far as the final dot is deferred there: no attempt succeeds meanwhile.
-    onConnect: ({ index }) => (faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined),
+    onConnect: ({ index }) =>
+      faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined,
     onRcpt: (_address, { index }) => (faulty && index % 2 === 0 ? { code: 451, message: '4.3.0 Temporary lookup failure' } : undefined),
     onDataEnd: () => (faulty ? { code: 451, message: '4.3.0 Queue full, try again later' } : undefined),
   });

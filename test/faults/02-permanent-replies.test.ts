@@ -19,7 +19,8 @@ let gateway: ScriptedGateway | undefined;
 beforeAll(async () => {
   gateway = await startScriptedGateway({
     onRcpt: (address) => (address.startsWith('reject-rcpt-') ? { code: 550, message: '5.1.1 No such user here' } : undefined),
-    onDataEnd: (_id, { rcptTo }) => (rcptTo?.some((a) => a.startsWith('reject-data-')) ? { code: 554, message: '5.7.1 Message rejected as spam' } : undefined),
+    onDataEnd: (_id, { rcptTo }) =>
+      rcptTo?.some((a) => a.startsWith('reject-data-')) ? { code: 554, message: '5.7.1 Message rejected as spam' } : undefined,
   });
   stack = await FaultStack.start({ slug: SLUG, gatewayUrl: gateway.url });
 });

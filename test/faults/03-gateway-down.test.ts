@@ -55,7 +55,8 @@ test('connections refused for 30 s, then the gateway is back: all delivered once
   const retried = report.emails.filter((e) => e.attempts.length > 1);
   expect(retried.length).toBeGreaterThanOrEqual(EMAILS / 2);
   for (const email of retried) {
-    for (const a of email.attempts.slice(0, -1)) expect(a).toMatchObject({ outcome: 'transient', errorCode: expect.stringMatching(/^(ESOCKET|ECONNECTION)$/) });
+    for (const a of email.attempts.slice(0, -1))
+      expect(a).toMatchObject({ outcome: 'transient', errorCode: expect.stringMatching(/^(ESOCKET|ECONNECTION)$/) });
     expect(email.attempts.at(-1)!.outcome).toBe('sent');
   }
   // Retries are at most RETRY_MAX_INTERVAL_MS (2 s) apart: recovery takes seconds, not minutes.

@@ -39,7 +39,12 @@ const cases: Array<[string, () => Promise<Response>, number, string | undefined]
   ['LF in a header value', () => h.post(validEmail({ headers: { 'X-Tag': 'a\nBcc: victim@example.org' } })), 400, 'headers.X-Tag'],
   ['reserved header', () => h.post(validEmail({ headers: { Bcc: 'victim@example.org' } })), 400, 'headers.Bcc'],
   ['CR/LF in a display name', () => h.post(validEmail({ from: { email: 'a@example.org', name: 'A\r\nB' } })), 400, 'from.name'],
-  ['attachment not base64', () => h.post(validEmail({ attachments: [{ filename: 'a.bin', content: '***' }] })), 400, 'attachments.0.content'],
+  [
+    'attachment not base64',
+    () => h.post(validEmail({ attachments: [{ filename: 'a.bin', content: '***' }] })),
+    400,
+    'attachments.0.content',
+  ],
   ['unknown field', () => h.post(validEmail({ bogus: 1 })), 400, '(body)'],
   [
     'attachments over the size limit',
@@ -53,7 +58,14 @@ const cases: Array<[string, () => Promise<Response>, number, string | undefined]
   ['bad Idempotency-Key', () => h.post(validEmail(), { 'idempotency-key': 'has spaces in it' }), 400, 'Idempotency-Key'],
   [
     'wrong content type',
+<<<<<<< HEAD
     () => Promise.resolve(h.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) })),
+=======
+    () =>
+      Promise.resolve(
+        h.app.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) }),
+      ),
+>>>>>>> wftests
     415,
     undefined,
   ],

@@ -18,7 +18,14 @@ export interface EmailRecord {
   status: string;
   messageId: string;
   copies: number;
-  attempts: Array<{ attempt: number; outcome: string | null; smtpCode: number | null; errorCode: string | null; ms: number | null; interrupted: boolean }>;
+  attempts: Array<{
+    attempt: number;
+    outcome: string | null;
+    smtpCode: number | null;
+    errorCode: string | null;
+    ms: number | null;
+    interrupted: boolean;
+  }>;
   recipients: Array<{ address: string; status: string; smtpCode: number | null }>;
   updatedAt: number;
 }
@@ -125,7 +132,17 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
 
   const copies = gateway.copies();
   const rows = await loadEmails(stack, ids);
-  const attempts = await stack.sql<Array<{ email_id: string; attempt: number; outcome: string | null; smtp_code: number | null; error_code: string | null; ms: number | null; interrupted: boolean }>>`
+  const attempts = await stack.sql<
+    Array<{
+      email_id: string;
+      attempt: number;
+      outcome: string | null;
+      smtp_code: number | null;
+      error_code: string | null;
+      ms: number | null;
+      interrupted: boolean;
+    }>
+  >`
     select email_id::text, attempt, outcome, smtp_code, error_code,
       coalesce(error_message like 'attempt interrupted%', false) as interrupted,
       (extract(epoch from finished_at - started_at) * 1000)::int as ms
@@ -146,8 +163,17 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
       copies: copies.get(messageId) ?? 0,
       attempts: attempts
         .filter((a) => a.email_id === s.id)
-        .map((a) => ({ attempt: a.attempt, outcome: a.outcome, smtpCode: a.smtp_code, errorCode: a.error_code, ms: a.ms, interrupted: a.interrupted })),
-      recipients: recipients.filter((r) => r.email_id === s.id).map((r) => ({ address: r.address, status: r.status, smtpCode: r.smtp_code })),
+        .map((a) => ({
+          attempt: a.attempt,
+          outcome: a.outcome,
+          smtpCode: a.smtp_code,
+          errorCode: a.error_code,
+          ms: a.ms,
+          interrupted: a.interrupted,
+        })),
+      recipients: recipients
+        .filter((r) => r.email_id === s.id)
+        .map((r) => ({ address: r.address, status: r.status, smtpCode: r.smtp_code })),
       updatedAt: row ? new Date(row.updated_at).getTime() : 0,
     };
   });
@@ -174,7 +200,8 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
     const client = await stack.temporalClient();
     openWorkflows = 0;
     // Delivery workflows only: the worker also runs the orphan sweep's scheduled workflows.
-    for await (const _ of client.workflow.list({ query: `WorkflowType = "${DELIVER_EMAIL_WORKFLOW}" AND ExecutionStatus = "Running"` })) openWorkflows++;
+    for await (const _ of client.workflow.list({ query: `WorkflowType = "${DELIVER_EMAIL_WORKFLOW}" AND ExecutionStatus = "Running"` }))
+      openWorkflows++;
     activityTimeouts = 0;
     for (const id of ids) {
       const history = await client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
@@ -237,7 +264,9 @@ export function printReport(r: ScenarioReport): void {
     `   peer ${r.peer}; fault: ${r.fault}`,
     `   emails accepted by the API: ${r.accepted}/${r.submitted} (rows in PostgreSQL: ${r.emailsInDb}); POSTs retried: ${r.retriedSubmits}, slowest 202 after ${r.slowestSubmitSeconds.toFixed(1)} s`,
     `   final statuses: sent ${r.sent}, failed ${r.failed}, not terminal ${r.notTerminal}`,
-    `   copies received per Message-ID: ${Object.entries(copiesHistogram).map(([c, n]) => `${n} email(s) x ${c}`).join(', ')} (total ${r.copies})`,
+    `   copies received per Message-ID: ${Object.entries(copiesHistogram)
+      .map(([c, n]) => `${n} email(s) x ${c}`)
+      .join(', ')} (total ${r.copies})`,
     `   duplicates: ${r.duplicatedEmails} email(s), ${r.extraCopies} extra cop(ies); emails with more copies than attempts on record as sent or uncertain: ${r.unrecordedCopies}`,
     `   attempts: ${r.attempts} ${JSON.stringify(r.attemptsByOutcome)}, slowest ${r.slowestAttemptSeconds.toFixed(1)} s; emails with an uncertain attempt: ${r.uncertainEmails} (attempts closed as interrupted: ${r.interruptedAttempts})`,
     `   activity timeouts (Temporal): ${r.activityTimeouts}; emails with two attempts recorded sent (late record of an abandoned attempt): ${r.lateRecords}; open workflows: ${r.openWorkflows}; 404 right after 202: ${r.invisibleAfter202}`,

@@ -240,7 +240,8 @@ export async function startScriptedGateway(rules: FaultRules = {}): Promise<Scri
   });
 
   function cut(session: SMTPServerSession) {
-    const connectionsSet = (server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> }).connections;
+    const connectionsSet = (server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> })
+      .connections;
     for (const conn of connectionsSet) if (conn.session === session) conn._socket.destroy();
   }
 

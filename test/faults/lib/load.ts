@@ -33,14 +33,24 @@ export interface HttpResult {
 }
 
 /** One HTTP request on a connection of its own (no keep-alive), bounded in time. */
-export function request(url: string, method: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<HttpResult> {
+export function request(
+  url: string,
+  method: string,
+  body?: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, headers: { ...headers, ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method, agent: false, headers: { ...headers, ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
     if (body) req.write(body);
@@ -92,7 +102,10 @@ async function submitOne(opts: StreamOptions, index: number, key: string): Promi
   while (Date.now() < deadline) {
     sub.tries++;
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, { 'content-type': 'application/json', 'idempotency-key': key });
+      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, {
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      });
       if (res.status === 202) {
         const json = JSON.parse(res.body) as { id: string };
         sub.id = json.id;

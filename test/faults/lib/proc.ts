@@ -19,7 +19,12 @@ export interface Proc {
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<void>;
 }
 
-export function spawnLogged(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string }): Proc {
+export function spawnLogged(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string },
+): Proc {
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   log.write(`\n==== ${new Date().toISOString()} ${name}: ${command} ${args.join(' ')}\n`);
   const child = spawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -107,7 +112,12 @@ export async function canConnect(port: number, host = '127.0.0.1'): Promise<bool
 }
 
 /** Polls until check() is true; throws with describe() after timeoutMs. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, describe: () => string, everyMs = 200): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  describe: () => string,
+  everyMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -65,7 +65,8 @@ export class FaultStack {
 
   static async start(opts: StackOptions): Promise<FaultStack> {
     for (const bin of ['api.js', 'worker.js', 'migrate.js']) {
-      if (!existsSync(path.join(DIST_BIN, bin))) throw new Error(`dist/bin/${bin} missing: run \`npm run build\` (npm run test:faults does)`);
+      if (!existsSync(path.join(DIST_BIN, bin)))
+        throw new Error(`dist/bin/${bin} missing: run \`npm run build\` (npm run test:faults does)`);
     }
     const pg = clusterFromEnv();
     const dir = scenarioDir(opts.slug);
@@ -191,7 +192,12 @@ export function useSinkStack(slug: string, opts: { sinkFlags?: string[]; env?: R
   const scenario: { stack?: FaultStack; sink?: SinkGateway } = {};
   beforeAll(async () => {
     const dir = scenarioDir(slug);
-    scenario.sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: opts.sinkFlags ?? [] });
+    scenario.sink = await startSmtpSink({
+      port: await freePort(),
+      dir,
+      logFile: path.join(dir, 'smtp-sink.log'),
+      flags: opts.sinkFlags ?? [],
+    });
     scenario.stack = await FaultStack.start({ slug, gatewayUrl: scenario.sink.url, env: opts.env ?? {} });
   });
   afterAll(async () => {
