@@ -58,14 +58,7 @@ const cases: Array<[string, () => Promise<Response>, number, string | undefined]
   ['bad Idempotency-Key', () => h.post(validEmail(), { 'idempotency-key': 'has spaces in it' }), 400, 'Idempotency-Key'],
   [
     'wrong content type',
-<<<<<<< HEAD
     () => Promise.resolve(h.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) })),
-=======
-    () =>
-      Promise.resolve(
-        h.app.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) }),
-      ),
->>>>>>> wftests
     415,
     undefined,
   ],
