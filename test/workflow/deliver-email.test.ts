@@ -504,14 +504,12 @@ describe('queries, refusals and signals that do not apply', () => {
   });
 });
 
-// Two ways a pause ends a delivery instead of holding it. Both are bugs in deliver-email.ts's
-// deliver(): it takes an attempt's end for a pause's interruption only when the error is a
-// cancellation *and* state.paused still holds when the error arrives.
-describe('known bugs (test.failing until fixed)', () => {
+// Two ways a pause once ended a delivery instead of holding it (deliver() read state.paused when
+// the attempts ended, not whether the pause had stopped them).
+describe('a pause holds, never ends, a delivery', () => {
   // The pause cancels the backoff timer; the resume, handled in the same activation, clears
-  // state.paused before the timer's CancelledFailure reaches deliver(), which rethrows it: the
-  // email is cancelled (cancelEmail) and the workflow fails with a CancelledFailure.
-  test.failing('a pause and a resume handled in one activation during the backoff leave the delivery retrying', async () => {
+  // state.paused before the timer's CancelledFailure reaches deliver(): still the pause's doing.
+  test('a pause and a resume handled in one activation during the backoff leave the delivery retrying', async () => {
     const queue = `held-${randomUUID()}`;
     // No cache: a worker started later takes the workflow over at once.
     const held = () =>
@@ -546,8 +544,8 @@ describe('known bugs (test.failing until fixed)', () => {
 
   // With WAIT_CANCELLATION_COMPLETED the workflow waits for the attempt under way; when it then
   // fails transiently, the server does not retry it (cancel requested) and the workflow gets an
-  // ActivityFailure, not a cancellation: deliver() rethrows it and endDelivery fails the email.
-  test.failing('a pause while a retry attempt is under way, which then fails transiently, holds the email paused', async () => {
+  // ActivityFailure, not a cancellation: the email is held paused, not failed.
+  test('a pause while a retry attempt is under way, which then fails transiently, holds the email paused', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let deliverable = false;
