@@ -3,11 +3,11 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, parseConfig } from '../../src/config';
 import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../../src/shared';
+import { REPO_ROOT } from '../support/paths';
 
 // No Docker engine runs here: docker-compose.yml is checked statically against the code.
 
-const root = path.resolve(__dirname, '../..');
-const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+const compose = parse(readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
 const services = compose.services as Record<string, any>;
 
 test('it has the whole stack', () => {
@@ -18,7 +18,7 @@ test.each(['api', 'worker', 'migrate'])('%s runs an entry point that exists, wit
   const service = services[name];
   const entry = service.command.find((part: string) => part.startsWith('dist/bin/'));
   expect(entry).toBeDefined();
-  expect(readFileSync(path.join(root, entry.replace(/^dist/, 'src').replace(/\.js$/, '.ts')), 'utf8')).toContain('parseConfig');
+  expect(readFileSync(path.join(REPO_ROOT, entry.replace(/^dist/, 'src').replace(/\.js$/, '.ts')), 'utf8')).toContain('parseConfig');
   const env = service.environment as Record<string, string>;
   for (const key of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(key);
   expect(() => parseConfig(env)).not.toThrow();
@@ -41,7 +41,7 @@ test('the Temporal dev server registers every search attribute the workflow upse
 });
 
 test('the Dockerfile builds what the services run', () => {
-  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/npm ci/);
   expect(dockerfile).toMatch(/npm run build/);
   expect(dockerfile).toMatch(/COPY migrations/);
