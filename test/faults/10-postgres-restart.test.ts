@@ -1,8 +1,9 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { submitStream } from './lib/load';
 import { startCluster, stopCluster } from './lib/pg-cluster';
-import { sleep } from './lib/proc';
-import { useSinkStack } from './lib/stack';
+import { sleep } from '../support/process';
+import { smtpSink } from './lib/gateways';
+import { useFaultStack } from './lib/stack';
 
 // PostgreSQL crashes mid-burst (pg_ctl stop -m immediate: no checkpoint, WAL recovery at the
 // next start) and is started again 5 s later. The API answers 5xx meanwhile (the client
@@ -14,8 +15,8 @@ const SLUG = '10-postgres-restart';
 const EMAILS = 40;
 const DOWN_MS = 5000;
 
-const scenario = useSinkStack(SLUG, {
-  sinkFlags: ['-W', '.:1'],
+const scenario = useFaultStack(SLUG, {
+  gateway: smtpSink(['-W', '.:1']),
   env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
@@ -30,7 +31,7 @@ test('PostgreSQL crashed and restarted mid-burst: nothing lost, nothing stuck', 
   })();
   const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
   const recoveredAt = await outage;
-  const report = await account(scenario.stack, scenario.sink, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'PostgreSQL crashed and restarted',
     peer: 'smtp-sink',
