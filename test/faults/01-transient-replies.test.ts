@@ -1,8 +1,8 @@
-import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
+import { after } from './lib/timeline';
 
 
 // The gateway answers 421 at the greeting, 451 at RCPT and 451 at the end of DATA for a while,
@@ -27,10 +27,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all delivered once, attempts recorded', async () => {
   const startedAt = Date.now();
-  const lift = sleep(FAULT_MS).then(() => {
-    faulty = false;
-    return Date.now();
-  });
+  const lift = after(FAULT_MS, () => (faulty = false));
   const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 200 });
   const recoveredAt = await lift;
   const report = await account(scenario.stack, scenario.gateway, subs, {

@@ -1,8 +1,8 @@
-import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
+import { outage } from './lib/timeline';
 
 
 // Postfix's smtp-sink is killed: connections are refused for 30 s while emails keep coming,
@@ -16,15 +16,9 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink() });
 
 test('connections refused for 30 s, then the gateway is back: all delivered once', async () => {
   const startedAt = Date.now();
-  const outage = (async () => {
-    await sleep(1500);
-    await scenario.gateway.stop();
-    await sleep(DOWN_MS);
-    await scenario.gateway.start();
-    return Date.now();
-  })();
+  const fault = outage(1500, DOWN_MS, () => scenario.gateway.stop(), () => scenario.gateway.start());
   const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 500 });
-  const recoveredAt = await outage;
+  const recoveredAt = await fault;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway refuses connections for 30 s',

@@ -1,8 +1,8 @@
-import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
+import { after } from './lib/timeline';
 
 
 // RFC 1047 window, first form: smtp-sink -q . takes the whole message, final dot included, then
@@ -18,11 +18,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-q', '.']) });
 
 test('connection cut after the final dot: uncertain, resent with the same Message-ID, copies counted', async () => {
   const startedAt = Date.now();
-  const heal = (async () => {
-    await sleep(FAULT_MS);
-    await scenario.gateway.start([]);
-    return Date.now();
-  })();
+  const heal = after(FAULT_MS, () => scenario.gateway.start([]));
   const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
   const recoveredAt = await heal;
   const report = await account(scenario.stack, scenario.gateway, subs, {

@@ -1,7 +1,7 @@
-import { account, assertNothingLost } from './lib/accounting';
-import { submitStream } from './lib/load';
 import { sleep } from '../support/process';
+import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
+import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // The worker process is killed with SIGKILL twice while it is sending, and started again. The

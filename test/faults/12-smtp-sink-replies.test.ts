@@ -1,8 +1,9 @@
+import { sleep } from '../support/process';
 import { account, assertNothingLost, waitForTerminal } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
 import { submitStream, type Submission } from './lib/load';
 import { useFaultStack } from './lib/stack';
-import { sleep } from '../support/process';
+import { after } from './lib/timeline';
 
 
 // The same reply faults from a real MTA's code: Postfix's smtp-sink, restarted with other flags
@@ -24,13 +25,9 @@ test('smtp-sink: 421 / 451 for a while then recovery, then 550 at RCPT and 554 a
 
   // Transient phases, 3 s each, while the stream is sent.
   const phases = (async () => {
-    await sleep(3000);
-    await scenario.gateway.start([...SOFT, '-r', 'RCPT']);
-    await sleep(3000);
-    await scenario.gateway.start([...SOFT, '-r', '.']);
-    await sleep(3000);
-    await scenario.gateway.start([]);
-    return Date.now();
+    await after(3000, () => scenario.gateway.start([...SOFT, '-r', 'RCPT']));
+    await after(3000, () => scenario.gateway.start([...SOFT, '-r', '.']));
+    return after(3000, () => scenario.gateway.start([]));
   })();
   const stream = await submitStream({ ...base, count: STREAM });
   const recoveredAt = await phases;
