@@ -78,8 +78,8 @@ const connectionsOf = (server: SMTPServer) => (server as unknown as { connection
 
 export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
   let server: SMTPServer | undefined;
-  const held: string[] = [];
-  const timers = new Set<NodeJS.Timeout>();
+  // Kept across stop() / start(), like the records.
+  const state: ServerState = { held: [], timers: new Set(), connections: 0, mails: 0 };
   const self: ScriptedSmtp = {
     port,
     url: '',
@@ -91,7 +91,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
     dataDelayMs: 0,
     copies() {
       const out = new Map<string, number>();
-      for (const id of held) out.set(id, (out.get(id) ?? 0) + 1);
+      for (const id of state.held) out.set(id, (out.get(id) ?? 0) + 1);
       return out;
     },
     reset() {
@@ -105,8 +105,8 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
       const s = server;
       server = undefined;
       if (!s) return;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      for (const t of state.timers) clearTimeout(t);
+      state.timers.clear();
       const closed = new Promise<void>((resolve) => s.close(() => resolve()));
       // Pooled client connections would keep close() waiting for 30 s: cut them.
       for (const conn of connectionsOf(s)) conn._socket.destroy();
@@ -115,7 +115,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
       clearTimeout(timer);
     },
     async start() {
-      server = createServer(self, { held, timers });
+      server = createServer(self, state);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(self.port, '127.0.0.1', () => resolve());
@@ -134,9 +134,16 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
   return self;
 }
 
-function createServer(self: ScriptedSmtp, state: { held: string[]; timers: Set<NodeJS.Timeout> }): SMTPServer {
-  let connections = 0;
-  let mails = 0;
+interface ServerState {
+  /** Message-IDs of the copies held. */
+  held: string[];
+  /** Delayed answers to the final dot. */
+  timers: Set<NodeJS.Timeout>;
+  connections: number;
+  mails: number;
+}
+
+function createServer(self: ScriptedSmtp, state: ServerState): SMTPServer {
   const event = (kind: string) => self.events.set(kind, (self.events.get(kind) ?? 0) + 1);
   const cut = (session: SMTPServerSession) => {
     for (const conn of connectionsOf(server)) if (conn.session === session) conn._socket.destroy();
@@ -146,12 +153,12 @@ function createServer(self: ScriptedSmtp, state: { held: string[]; timers: Set<N
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onConnect(_session, callback) {
-      const reply = self.onConnect?.(connections++);
+      const reply = self.onConnect?.(state.connections++);
       event(`connect:${reply?.code ?? 220}`);
       callback(reply ? smtpError(reply) : null);
     },
     onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
-      const reply = self.onMailFrom?.(mails++);
+      const reply = self.onMailFrom?.(state.mails++);
       event(`mail:${reply === 'cut' ? 'cut' : (reply?.code ?? 250)}`);
       if (reply === 'cut') return cut(session);
       callback(reply ? smtpError(reply) : null);
