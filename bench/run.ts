@@ -5,11 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
 import { spawnSync } from 'node:child_process';
-import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, REPO_ROOT, startStack, type Stack, type StackSettings } from './stack';
+import { REPO_ROOT } from '../test/support/paths';
+import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
 import { runB0, runB1, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
 import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
-import { loadAverage, peakRssMiB, rssMiB } from './proc';
+import { loadAverage, peakRssMiB, rssMiB } from './procfs';
 import { startPerf, summarizeCpuProfiles } from './profile';
 
 // `npm run bench [-- options]`: Herald measured against its own limits in one run. See

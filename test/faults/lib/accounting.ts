@@ -4,7 +4,7 @@ import { DELIVER_EMAIL_WORKFLOW, workflowIdFor } from '../../../src/shared';
 import type { Gateway } from './gateways';
 import type { Submission } from './load';
 import { runDir, type FaultStack } from './stack';
-import { sleep } from './proc';
+import { sleep } from '../../support/process';
 
 // After the faults: where is every email? Each scenario ends with account() and the common
 // assertions of assertNothingLost(); the figures go to the run folder for the summary table.

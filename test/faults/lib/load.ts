@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { END_MARKER } from './gateways';
-import { sleep } from './proc';
+import { sleep } from '../../support/process';
 
 // The client side of every scenario: a stream of emails, each POSTed with an Idempotency-Key of
 // its own and POSTed again, with the same key and body, after a network error or a 5xx, the

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import postgres from 'postgres';
-import { canConnect, sleep } from './proc';
+import { waitForPort } from '../../support/process';
 
 // A PostgreSQL cluster of the suite's own, in a temporary folder on a free port, so that a
 // scenario can stop and start it without touching the machine's server. As root, initdb and
@@ -11,19 +10,14 @@ import { canConnect, sleep } from './proc';
 export interface PgCluster {
   dir: string;
   port: number;
-  /** Admin URL (database `postgres`). */
+  /** Admin URL (database `postgres`): createDatabase (test/support/database.ts) makes a scenario's database there. */
   adminUrl: string;
-  urlFor(database: string): string;
 }
 
 function pgBinDir(): string {
   if (process.env.HERALD_PG_BIN) return process.env.HERALD_PG_BIN;
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root)
-    ? readdirSync(root)
-        .filter((v) => /^\d+$/.test(v))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) if (existsSync(path.join(root, v, 'bin', 'pg_ctl'))) return path.join(root, v, 'bin');
   throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (set HERALD_PG_BIN)');
 }
@@ -50,19 +44,14 @@ export function clusterFromEnv(): PgCluster {
 }
 
 function describeCluster(dir: string, port: number): PgCluster {
-  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  return { dir, port, adminUrl, urlFor: (db) => `postgres://postgres@127.0.0.1:${port}/${db}` };
+  return { dir, port, adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres` };
 }
 
 export async function initCluster(base: string, port: number): Promise<PgCluster> {
   const dir = path.join(base, 'pg');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chownToPostgres(dir);
-  runAsPostgres(
-    path.join(pgBinDir(), 'initdb'),
-    ['-D', path.join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'],
-    120_000,
-  );
+  runAsPostgres(path.join(pgBinDir(), 'initdb'), ['-D', path.join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'], 120_000);
   const cluster = describeCluster(dir, port);
   await startCluster(cluster);
   return cluster;
@@ -72,23 +61,8 @@ export async function startCluster(c: PgCluster): Promise<void> {
   // fsync off: the suite crashes the server process, never the machine, and the page cache
   // survives a process crash. Unix socket in the cluster's own folder, TCP on loopback only.
   const options = `-p ${c.port} -k ${c.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
-  runAsPostgres(path.join(pgBinDir(), 'pg_ctl'), [
-    '-D',
-    path.join(c.dir, 'data'),
-    '-l',
-    path.join(c.dir, 'server.log'),
-    '-o',
-    options,
-    '-w',
-    '-t',
-    '60',
-    'start',
-  ]);
-  const deadline = Date.now() + 30_000;
-  while (!(await canConnect(c.port))) {
-    if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${c.port} did not accept connections`);
-    await sleep(100);
-  }
+  runAsPostgres(path.join(pgBinDir(), 'pg_ctl'), ['-D', path.join(c.dir, 'data'), '-l', path.join(c.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
+  await waitForPort(c.port, { timeoutMs: 30_000, what: 'PostgreSQL' });
 }
 
 /** `immediate` is a crash: no checkpoint, recovery from WAL at the next start. */
@@ -103,16 +77,4 @@ export function clusterRunning(c: PgCluster): boolean {
   } catch {
     return false;
   }
-}
-
-export async function createDatabase(c: PgCluster, name: string): Promise<string> {
-  if (!/^herald_faults_[a-z0-9_]+$/.test(name)) throw new Error(`bad database name ${name}`);
-  const admin = postgres(c.adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  return c.urlFor(name);
 }

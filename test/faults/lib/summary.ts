@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ScenarioReport } from './accounting';
-import { REPO_ROOT, runDir } from './stack';
+import { REPO_ROOT } from '../../support/paths';
+import { runDir } from './stack';
 
 // The table printed at the end of a run, also written to .herald/faults/last-run.{md,json}.
 
