@@ -192,7 +192,7 @@ function e2e(receipts: Receipts, accepted: Accepted[]): number[] {
 async function heraldClosedLoop(stack: Stack, receipts: Receipts, n: number, connections: number, all: Accepted[]): Promise<HeraldPhase> {
   const meter = new Meter(procsOf(stack));
   const sampler = setInterval(() => meter.sample(), 1000);
-  const load = await closedLoop(stack.apiUrl, n, connections);
+  const load = await closedLoop({ url: stack.apiUrl, key: stack.apiKey }, n, connections);
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + n * 20);
   clearInterval(sampler);
@@ -234,7 +234,7 @@ async function heraldOpenStep(
     backlogMax = Math.max(backlogMax, live.length - (stack.sink.count() - sinkBefore));
     onSample?.();
   }, 1000);
-  const load = await openLoop(stack.apiUrl, rate, seconds, 256, live);
+  const load = await openLoop({ url: stack.apiUrl, key: stack.apiKey }, rate, seconds, 256, live);
   const stepEnd = Date.now();
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + rate * seconds * 20);

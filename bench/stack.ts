@@ -47,6 +47,8 @@ export interface Stack {
   databaseName: string;
   sink: SmtpSink;
   apiUrl: string;
+  /** A key of the tenant the load sends as (all scopes, limits raised). */
+  apiKey: string;
   apiPid: number;
   workerPid: number;
   taskQueue: string;
@@ -128,6 +130,7 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     databaseName,
     sink,
     apiUrl: herald.apiUrl,
+    apiKey: herald.apiKey,
     apiPid: herald.api!.pid,
     workerPid: herald.worker!.pid,
     taskQueue: herald.taskQueue,

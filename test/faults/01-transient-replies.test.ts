@@ -28,7 +28,7 @@ const scenario = useFaultStack(SLUG, {
 test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all delivered once, attempts recorded', async () => {
   const startedAt = Date.now();
   const lift = after(FAULT_MS, () => (faulty = false));
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 200 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 200 });
   const recoveredAt = await lift;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

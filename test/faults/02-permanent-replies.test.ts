@@ -25,7 +25,7 @@ test('550 at RCPT and 554 at DATA: failed without retry, reply recorded; the res
   const startedAt = Date.now();
   const subs = await submitStream({
     scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
+    baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey,
     count: EMAILS,
     intervalMs: 100,
     recipients: (i) => [kindOf(i) === 'ok' ? `ok-${i}@example.org` : `reject-${kindOf(i)}-${i}@example.org`],

@@ -17,7 +17,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink() });
 test('connections refused for 30 s, then the gateway is back: all delivered once', async () => {
   const startedAt = Date.now();
   const fault = outage(1500, DOWN_MS, () => scenario.gateway.stop(), () => scenario.gateway.start());
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 500 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 500 });
   const recoveredAt = await fault;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

@@ -20,7 +20,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-W', '.:3']), env: { 
 
 test('3 s per message with a 10 s attempt timeout: no spurious timeout, no duplicate', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'slow gateway (3 s per message)',

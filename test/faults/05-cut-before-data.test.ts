@@ -22,7 +22,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('connection cut at MAIL FROM / RCPT: retried, transient, exactly one copy', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
   // MAIL FROM cuts stop with the stream; the first RCPT of each recipient is cut in any case.
   faulty = false;
   const report = await account(scenario.stack, scenario.gateway, subs, {

@@ -19,7 +19,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-q', '.']) });
 test('connection cut after the final dot: uncertain, resent with the same Message-ID, copies counted', async () => {
   const startedAt = Date.now();
   const heal = after(FAULT_MS, () => scenario.gateway.start([]));
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
   const recoveredAt = await heal;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

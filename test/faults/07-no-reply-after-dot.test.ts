@@ -21,7 +21,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('no reply after the final dot: timeout recorded uncertain, resent with the same Message-ID', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway never replies after the final dot (RFC 1047)',

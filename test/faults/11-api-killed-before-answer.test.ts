@@ -36,7 +36,7 @@ afterAll(async () => {
 
 test('API killed after starting the workflow, before answering; client retries with the same key: one email', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => proxy!.url, count: EMAILS, intervalMs: 300 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => proxy!.url, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 300 });
   await proxy!.settled();
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

@@ -21,7 +21,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-Q', 'CONNECT']) });
 
 test('smtp-sink: 421 / 451 for a while then recovery, then 550 at RCPT and 554 at DATA', async () => {
   const startedAt = Date.now();
-  const base = { scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, intervalMs: 100 };
+  const base = { scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, intervalMs: 100 };
 
   // Transient phases, 3 s each, while the stream is sent.
   const phases = (async () => {

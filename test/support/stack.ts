@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { CONFIG_VARIABLES } from '../../src/config';
 import { freePort, startTemporalDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
@@ -35,6 +37,8 @@ export interface HeraldStackOptions {
   heraldRoot?: string;
 }
 
+const execFileAsync = promisify(execFile);
+
 /** This process's environment without Herald's own settings: a person's stack never leaks in. */
 function inheritedEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -65,6 +69,8 @@ export class HeraldStack {
   api?: Proc;
   worker?: Proc;
   readonly env: Record<string, string>;
+  /** A key of the development tenant `default` (all scopes, limits out of the load's way). */
+  apiKey = '';
   readonly apiPort: number;
   readonly temporalPort?: number;
   private readonly bin: string;
@@ -97,7 +103,7 @@ export class HeraldStack {
     }
     mkdirSync(this.opts.dir, { recursive: true });
     try {
-      await Promise.all([this.startTemporal(), this.migrate()]);
+      await Promise.all([this.startTemporal(), this.migrate().then(() => this.createApiKey())]);
       await Promise.all([this.startWorker(), this.startApi()]);
     } catch (err) {
       await this.stop();
@@ -133,6 +139,16 @@ export class HeraldStack {
       logFile: path.join(this.opts.dir, 'migrate.log'),
     });
     if ((await migrate.exited) !== 0) throw new Error(`migrations failed:\n${migrate.tail()}`);
+  }
+
+  /** Through the operator's CLI, as a person would: the limits raised, a key made. */
+  async createApiKey(): Promise<void> {
+    const herald = async (...args: string[]) => {
+      const { stdout } = await execFileAsync(process.execPath, [path.join(this.bin, 'herald.js'), ...args], { env: this.env, cwd: REPO_ROOT });
+      return stdout.trim().split('\n').at(-1)!;
+    };
+    await herald('tenant', 'update', 'default', '--rate-per-second', '100000', '--burst', '100000', '--daily-quota', '100000000');
+    this.apiKey = await herald('key', 'create', '--tenant', 'default', '--scopes', 'send,read,operate', '--name', 'test stack');
   }
 
   /** A dev server on the stack's port and SQLite file (the same after a restart); nothing with temporalAddress. */

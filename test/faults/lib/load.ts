@@ -72,6 +72,8 @@ export interface StreamOptions {
   scenario: string;
   /** Base URL, read at each try (a scenario may move the API). */
   baseUrl: () => string;
+  /** The stack's API key (FaultStack.apiKey). */
+  apiKey: string;
   count: number;
   /** Time between the starts of two submissions. */
   intervalMs: number;
@@ -105,6 +107,7 @@ async function submitOne(opts: StreamOptions, index: number, key: string): Promi
       const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, {
         'content-type': 'application/json',
         'idempotency-key': key,
+        authorization: `Bearer ${opts.apiKey}`,
       });
       if (res.status === 202) {
         const json = JSON.parse(res.body) as { id: string };
@@ -130,7 +133,7 @@ async function getStatusCode(opts: StreamOptions, id: string): Promise<number | 
   // A fault may make the GET itself fail (API or database down): only an answer counts.
   for (let i = 0; i < 20; i++) {
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET');
+      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET', undefined, { authorization: `Bearer ${opts.apiKey}` });
       if (res.status < 500) return res.status;
     } catch {
       // retried below
