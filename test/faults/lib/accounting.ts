@@ -12,6 +12,9 @@ import { sleep } from '../../support/process';
 const TERMINAL = ['sent', 'failed', 'cancelled'];
 const SENT_OR_MAYBE = ['sent', 'partial', 'uncertain'];
 
+/** What the accounting reads: the stack's database and a Temporal client (a FaultStack, or the cluster test's). */
+export type Accountable = Pick<FaultStack, 'sql' | 'temporalClient'>;
+
 export interface EmailRecord {
   index: number;
   id: string;
@@ -104,14 +107,14 @@ export interface AccountOptions {
   notes?: string[];
 }
 
-async function loadEmails(stack: FaultStack, ids: string[]) {
+async function loadEmails(stack: Accountable, ids: string[]) {
   const rows = await stack.sql<Array<{ id: string; status: string; message_id: string; updated_at: Date }>>`
     select id::text, status, message_id, updated_at from emails where id = any(${ids}::uuid[])`;
   return rows;
 }
 
 /** Waits until every accepted email is terminal or the window has passed. */
-export async function waitForTerminal(stack: FaultStack, ids: string[], until: number): Promise<void> {
+export async function waitForTerminal(stack: Accountable, ids: string[], until: number): Promise<void> {
   for (;;) {
     try {
       const rows = await loadEmails(stack, ids);
@@ -124,7 +127,7 @@ export async function waitForTerminal(stack: FaultStack, ids: string[], until: n
   }
 }
 
-export async function account(stack: FaultStack, gateway: Gateway, subs: Submission[], opts: AccountOptions): Promise<ScenarioReport> {
+export async function account(stack: Accountable, gateway: Gateway, subs: Submission[], opts: AccountOptions): Promise<ScenarioReport> {
   const accepted = subs.filter((s) => s.id);
   const ids = accepted.map((s) => s.id!);
   await waitForTerminal(stack, ids, opts.recoveredAt + opts.recoveryWindowMs);
