@@ -23,7 +23,7 @@ import { FAULT_POLICY_ENV, scenarioDir } from '../faults/lib/stack';
 
 const SLUG = 'cluster-ha';
 const SHARDS = 8;
-const EMAILS = 240;
+const EMAILS = 400;
 const INTERVAL_MS = 50; // 20 emails/s offered, through both APIs
 
 let server: TemporalServer | undefined;
@@ -48,7 +48,9 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
   await setupTemporalSchemas(sqlTool, persistence);
   const serverLog = path.join(dir, 'temporal-server.log');
   server = await startTemporalServer({ server: serverBin, persistence, logFile: serverLog, historyShards: SHARDS });
-  sink = await startSmtpSink({ dir, logFile: path.join(dir, 'smtp-sink.log'), endMarker: END_MARKER, commandTimeoutS: 30 });
+  // 1 s between the final dot and the reply (as in fault scenario 08): the worker kill lands in
+  // sends under way, inside the RFC 1047 window.
+  sink = await startSmtpSink({ dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:1'], endMarker: END_MARKER, commandTimeoutS: 30 });
 
   const databaseUrl = await createDatabase(pg.adminUrl, 'herald_cluster');
   for (const name of ['a', 'b']) {
@@ -58,7 +60,7 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
       gatewayUrl: sink.url,
       messageIdDomain: 'faults.herald.test',
       temporalAddress: server.address,
-      env: { NODE_ENV: 'production', DATABASE_POOL_MAX: '5', ...FAULT_POLICY_ENV },
+      env: { NODE_ENV: 'production', DATABASE_POOL_MAX: '5', ...FAULT_POLICY_ENV, SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '20' },
     };
     const node = new HeraldStack(settings, await stackPorts(settings));
     await node.boot();
@@ -83,11 +85,13 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
     await sleep(3_000);
     faults.workerKilled = Date.now();
     await a.worker!.kill('SIGKILL');
-    await sleep(2_000);
+    await sleep(5_000);
     faults.apiKilled = Date.now();
-    dead.add(a);
     await a.api!.kill('SIGKILL');
-    await sleep(3_000);
+    // The load balancer's health check notices a second later; meanwhile requests fail and retry.
+    await sleep(1_000);
+    dead.add(a);
+    await sleep(5_000);
     // The Temporal server goes away and comes back on the same ports: workers and APIs reconnect.
     const ports = server!.ports;
     faults.serverStopped = Date.now();
@@ -103,7 +107,7 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
     slug: SLUG,
     title: `real Temporal server (${SHARDS} shards, PostgreSQL), 2 workers, 2 APIs`,
     peer: 'smtp-sink',
-    fault: 'SIGKILL worker A at 3 s, SIGKILL API A at 5 s (clients move to API B), Temporal server stopped at 8 s for 2 s and restarted',
+    fault: 'smtp-sink -W .:1; SIGKILL worker A at 3 s; SIGKILL API A at 8 s (taken out of rotation 1 s later, clients retry on API B); Temporal server stopped at 14 s, restarted 2 s later',
     startedAt,
     recoveredAt: faults.serverBack,
     recoveryWindowMs: 120_000,
@@ -118,30 +122,33 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
   const recovery = await recoveryTimes(sql, subs, faults);
   process.stdout.write(`\n   recovery (s): ${JSON.stringify(recovery)}\n`);
   // Every fault was felt and recovered from within the window the accounting allowed.
-  expect(recovery.workerKill).toBeGreaterThanOrEqual(0);
+  expect(recovery.workerKill).toBeGreaterThan(0);
   expect(recovery.apiKill).toBeGreaterThan(0);
   expect(recovery.serverRestart).toBeGreaterThanOrEqual(0);
 });
 
 /**
  * How long each fault held mail up:
- * - worker kill: until the last email accepted before the kill and not sent at that moment was sent;
+ * - worker kill: until the last email whose attempt the kill interrupted was sent;
  * - API kill: the slowest submission in flight at the kill, retried on the other API, until its 202;
- * - server restart: from the server back until the first email sent after it, and until every
- *   email accepted before the stop was sent.
+ * - server restart: from the server back until the first email sent after it, and from the stop
+ *   until every email accepted before the stop was sent.
  */
 async function recoveryTimes(sql: postgres.Sql, subs: Submission[], faults: Record<string, number>) {
   const rows = await sql<Array<{ created: Date; sent: Date | null }>>`select created_at as created, sent_at as sent from emails`;
+  const interrupted = await sql<Array<{ sent: Date }>>`
+    select e.sent_at as sent from emails e
+    where exists (select 1 from delivery_attempts a where a.email_id = e.id and a.outcome = 'uncertain' and a.started_at < ${new Date(faults.workerKilled)})`;
   const sentAfter = (from: number, acceptedBefore: number) =>
     rows.filter((r) => r.created.getTime() < acceptedBefore && (r.sent?.getTime() ?? Infinity) > from).map((r) => r.sent!.getTime());
   const lastOf = (times: number[], from: number) => (times.length ? (Math.max(...times) - from) / 1000 : 0);
   const hitByApiKill = subs.filter((s) => s.tries > 1 && s.acceptedAt && s.acceptedAt > faults.apiKilled && s.acceptedAt - (s.latencyMs ?? 0) <= faults.apiKilled + 1_000);
   const firstSentAfterRestart = rows.map((r) => r.sent?.getTime() ?? Infinity).filter((t) => t > faults.serverBack);
   return {
-    workerKill: lastOf(sentAfter(faults.workerKilled, faults.workerKilled), faults.workerKilled),
+    workerKill: lastOf(interrupted.map((r) => r.sent.getTime()), faults.workerKilled),
     apiKill: Math.max(0, ...hitByApiKill.map((s) => (s.acceptedAt! - faults.apiKilled) / 1000)),
     serverDown: (faults.serverBack - faults.serverStopped) / 1000,
     serverRestart: firstSentAfterRestart.length ? (Math.min(...firstSentAfterRestart) - faults.serverBack) / 1000 : 0,
-    serverRestartAll: lastOf(sentAfter(faults.serverStopped, faults.serverStopped), faults.serverBack),
+    serverBacklogCleared: lastOf(sentAfter(faults.serverStopped, faults.serverStopped), faults.serverStopped),
   };
 }
