@@ -5,11 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
 import { spawnSync } from 'node:child_process';
-import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, REPO_ROOT, startStack, type Stack, type StackSettings } from './stack';
+import { REPO_ROOT } from '../test/support/paths';
+import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
 import { runB0, runB1, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
 import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
-import { loadAverage, peakRssMiB, rssMiB } from './proc';
+import { loadAverage, peakRssMiB, rssMiB } from './procfs';
 import { startPerf, summarizeCpuProfiles } from './profile';
 
 // `npm run bench [-- options]`: Herald measured against its own limits in one run. See
@@ -191,7 +192,7 @@ function e2e(receipts: Receipts, accepted: Accepted[]): number[] {
 async function heraldClosedLoop(stack: Stack, receipts: Receipts, n: number, connections: number, all: Accepted[]): Promise<HeraldPhase> {
   const meter = new Meter(procsOf(stack));
   const sampler = setInterval(() => meter.sample(), 1000);
-  const load = await closedLoop(stack.apiUrl, n, connections);
+  const load = await closedLoop({ url: stack.apiUrl, key: stack.apiKey }, n, connections);
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + n * 20);
   clearInterval(sampler);
@@ -233,7 +234,7 @@ async function heraldOpenStep(
     backlogMax = Math.max(backlogMax, live.length - (stack.sink.count() - sinkBefore));
     onSample?.();
   }, 1000);
-  const load = await openLoop(stack.apiUrl, rate, seconds, 256, live);
+  const load = await openLoop({ url: stack.apiUrl, key: stack.apiKey }, rate, seconds, 256, live);
   const stepEnd = Date.now();
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + rate * seconds * 20);

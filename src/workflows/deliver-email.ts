@@ -17,6 +17,8 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
   const writes = statusWrites();
   /** The attempts under way, cancelled by a pause. */
   let attempts: CancellationScope | undefined;
+  /** Set when a pause cancelled the attempts: how they end is then the pause's doing. */
+  let pausedAttempts = false;
   let shownStatus: EmailStatus = initialStatus(input.sendAt);
 
   /** Mirrors the status to the search attribute, once per change (each upsert costs the server). */
@@ -34,7 +36,10 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     const control = state.controls[name] as (typeof state.controls)['pause'];
     const apply = (req?: ControlRequest) => {
       control.apply(req);
-      if (state.paused) attempts?.cancel();
+      if (state.paused && attempts) {
+        pausedAttempts = true;
+        attempts.cancel();
+      }
     };
     // The same control as a validated update (it answers) and as a signal (it can be batched).
     setHandler(CONTROL_UPDATES[name] as (typeof CONTROL_UPDATES)['pause'], (req) => (apply(req), state.view()), { validator: control.validate });
@@ -88,11 +93,16 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     for (;;) {
       await waitUntilDue();
       attempts = new CancellationScope();
+      pausedAttempts = false;
       try {
         return await attempts.run(attempt);
       } catch (err) {
-        // A pause (not a workflow cancel) cancelled the attempts: wait for the resume.
-        if (!(isCancellation(err) && state.paused && !CancellationScope.current().consideredCancelled)) throw err;
+        // A pause (not a workflow cancel) stopped the attempts: the timer or attempt cancelled,
+        // or an attempt under way that failed transiently (the server does not retry an
+        // activity asked to cancel). Wait for the resume (the pause may already be resumed).
+        const byPause = pausedAttempts && !CancellationScope.current().consideredCancelled && (isCancellation(err) || !isNonRetryable(err));
+        if (!byPause) throw err;
+        if (!isCancellation(err)) state.lastFailure = failureMessage(err);
         state.interruptedByPause();
       } finally {
         attempts = undefined;

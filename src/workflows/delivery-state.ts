@@ -36,7 +36,7 @@ export class DeliveryState {
   private firstAttemptAt = 0;
   private pausedSince = 0;
   private pausedSinceFirstAttemptMs = 0;
-  private readonly pending: Array<Omit<PendingChange, 'status'>> = [];
+  private readonly pending: PendingChange[] = [];
 
   constructor(
     private readonly input: DeliverEmailInput,
@@ -47,8 +47,12 @@ export class DeliveryState {
 
   /** The status a person sees, derived in one place for the query, the answers and the writes. */
   status(): EmailStatus {
+    return this.phase === 'first-attempt' ? 'sending' : this.restingStatus();
+  }
+
+  /** The status once any attempt under way has given way: what a control leaves the email in. */
+  private restingStatus(): EmailStatus {
     if (this.phase === 'finished') return this.finalStatus!;
-    if (this.phase === 'first-attempt') return 'sending';
     if (this.paused) return 'paused';
     if (this.phase === 'retrying') return 'retrying';
     return this.isDue() ? 'queued' : 'scheduled';
@@ -163,11 +167,16 @@ export class DeliveryState {
     return this.pending.length > 0;
   }
 
-  /** The oldest change not yet written, with the status the email has now. */
+  /**
+   * The oldest change not yet written, with the status it left the email in (each of several
+   * changes written together keeps its own: a pause then a resume write paused, then retrying).
+   * Once the delivery has finished, a late change goes to the timeline only.
+   */
   takePendingChange(): PendingChange | undefined {
     const change = this.pending.shift();
-    if (!change) return undefined;
-    return this.phase === 'finished' ? change : { ...change, status: this.status() };
+    if (!change || this.phase !== 'finished') return change;
+    const { status: _left, ...timelineOnly } = change;
+    return timelineOnly;
   }
 
   private pauseSinceFirstAttempt(): number {
@@ -175,7 +184,7 @@ export class DeliveryState {
   }
 
   private record(event: string, req: ControlRequest | undefined, sendAt?: string): void {
-    this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt });
+    this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt, status: this.restingStatus() });
   }
 
   private mustNotBeFinished(): void {

@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
-import { sleep } from './lib/proc';
-import { FaultStack, scenarioDir } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+import { after } from './lib/timeline';
+
 
 // RFC 1047 window, first form: smtp-sink -q . takes the whole message, final dot included, then
 // disconnects without a reply, for 6 s. Herald cannot know whether the gateway kept the
@@ -15,30 +14,14 @@ const SLUG = '06-cut-after-dot';
 const EMAILS = 20;
 const FAULT_MS = 6000;
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-q', '.'] });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: sink.url });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-});
+const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-q', '.']) });
 
 test('connection cut after the final dot: uncertain, resent with the same Message-ID, copies counted', async () => {
   const startedAt = Date.now();
-  const heal = (async () => {
-    await sleep(FAULT_MS);
-    await sink!.start([]);
-    return Date.now();
-  })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 150 });
+  const heal = after(FAULT_MS, () => scenario.gateway.start([]));
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
   const recoveredAt = await heal;
-  const report = await account(stack!, sink!, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'connection cut after the final dot (RFC 1047)',
     peer: 'smtp-sink',

@@ -124,7 +124,8 @@ test('one recipient refused (550) while the others are accepted: sent, recorded 
 });
 
 test('one recipient deferred (451): only that recipient is retried, with the same Message-ID', async () => {
-  h.smtp.onRcpt = (address, call) => (address === 'slow@example.org' && call === 0 ? { code: 451, message: '4.2.1 Mailbox busy' } : undefined);
+  h.smtp.onRcpt = (address, call) =>
+    address === 'slow@example.org' && call === 0 ? { code: 451, message: '4.2.1 Mailbox busy' } : undefined;
   const id = await submit(validEmail({ to: ['fast@example.org', 'slow@example.org'] }));
   const email = await h.waitForStatus(id, ['sent']);
   expect(email.recipients.every((r: any) => r.status === 'accepted')).toBe(true);

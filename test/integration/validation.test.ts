@@ -39,7 +39,12 @@ const cases: Array<[string, () => Promise<Response>, number, string | undefined]
   ['LF in a header value', () => h.post(validEmail({ headers: { 'X-Tag': 'a\nBcc: victim@example.org' } })), 400, 'headers.X-Tag'],
   ['reserved header', () => h.post(validEmail({ headers: { Bcc: 'victim@example.org' } })), 400, 'headers.Bcc'],
   ['CR/LF in a display name', () => h.post(validEmail({ from: { email: 'a@example.org', name: 'A\r\nB' } })), 400, 'from.name'],
-  ['attachment not base64', () => h.post(validEmail({ attachments: [{ filename: 'a.bin', content: '***' }] })), 400, 'attachments.0.content'],
+  [
+    'attachment not base64',
+    () => h.post(validEmail({ attachments: [{ filename: 'a.bin', content: '***' }] })),
+    400,
+    'attachments.0.content',
+  ],
   ['unknown field', () => h.post(validEmail({ bogus: 1 })), 400, '(body)'],
   [
     'attachments over the size limit',
