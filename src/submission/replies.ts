@@ -46,8 +46,7 @@ export const REPLIES = {
 const DELIVERY_ERROR_REPLY: Record<DeliveryErrorCode, (err: DeliveryError) => SmtpReply> = {
   'sender-not-allowed': (err) => reply(550, '5.7.1', err.message),
   'quota-exceeded': (err) => reply(451, '4.7.0', `${err.message}, try again in ${err.details.retryAfterS ?? 3600} s`),
-  'idempotency-key-reused': () =>
-    reply(550, '5.7.0', `This ${IDEMPOTENCY_HEADER} was used with another envelope`),
+  'idempotency-key-reused': () => reply(550, '5.7.0', `This ${IDEMPOTENCY_HEADER} was used with another envelope`),
   'temporal-unavailable': () => REPLIES.tryAgain,
   // Not answers to a submission; a 4xx keeps the message with its client should one ever appear.
   'not-found': () => REPLIES.tryAgain,

@@ -39,7 +39,12 @@ test('SMTP submission: no listener unless configured; TLS settings go together',
     SMTP_SUBMISSION_TLS_KEY_FILE: '/etc/herald/key.pem',
     MAX_MESSAGE_BYTES: '1000',
   }).submission;
-  expect(full).toMatchObject({ port: 587, tlsPort: 465, tls: { certFile: '/etc/herald/cert.pem', keyFile: '/etc/herald/key.pem' }, maxMessageBytes: 1400 });
+  expect(full).toMatchObject({
+    port: 587,
+    tlsPort: 465,
+    tls: { certFile: '/etc/herald/cert.pem', keyFile: '/etc/herald/key.pem' },
+    maxMessageBytes: 1400,
+  });
   expect(() => parseConfig({ SMTP_SUBMISSION_TLS_CERT_FILE: '/c.pem' })).toThrow(/SMTP_SUBMISSION_TLS_KEY_FILE/);
   expect(() => parseConfig({ SMTP_SUBMISSION_TLS_PORT: '465' })).toThrow(/SMTP_SUBMISSION_TLS_PORT/);
   expect(() => parseConfig({ SMTP_SUBMISSION_PORT: '70000' })).toThrow(/SMTP_SUBMISSION_PORT/);
