@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
+  attemptAbortAfterMs,
   EMAIL_NOT_SENDABLE,
   FAILURE_TYPE_OF,
   SMTP_RECIPIENTS_DEFERRED,
@@ -70,7 +71,8 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     const heartbeat = ctx.info.heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(), ctx.info.heartbeatTimeoutMs / 3) : undefined;
     // Never send once Temporal has given up on this attempt: at its deadline the pool drops a
     // message still waiting for a connection (and cuts one under way).
-    const deadline = ctx.info.startToCloseTimeoutMs ? AbortSignal.timeout(Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000)) : undefined;
+    const abortAfterMs = attemptAbortAfterMs({ nowMs: Date.now(), ...ctx.info });
+    const deadline = abortAfterMs === undefined ? undefined : AbortSignal.timeout(abortAfterMs);
     let info: { accepted?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
       // Replies are redacted before anything is recorded: tenants never read the gateway's address.

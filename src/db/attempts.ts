@@ -104,7 +104,7 @@ export function createAttemptStore(sql: Sql) {
           returning id`;
         // A later attempt already closed this one as uncertain: that record stays, and what
         // this attempt learnt late is written to the timeline (and to the recipients below).
-        const late = closed.length === 0;
+        let late = closed.length === 0;
         if (recipients.length > 0) {
           const rows = recipients.map((r) => [r.address, r.status, String(r.smtpCode ?? ''), r.smtpResponse ?? '']);
           await tx`
@@ -113,12 +113,16 @@ export function createAttemptStore(sql: Sql) {
             from (values ${tx(rows)}) as u (address, status, smtp_code, smtp_response)
             where r.email_id = ${emailId} and r.address = u.address`;
         }
-        // A late attempt leaves the status to the attempt now under way.
+        // A late attempt leaves the status to the attempt now under way; an email that ended
+        // meanwhile (a give-up or a cancel that raced this attempt) keeps its end, and what the
+        // attempt learnt is still recorded above and in the timeline.
         if (!late) {
-          await tx`
+          const updated = await tx`
             update emails set status = ${status}, last_error = ${args.lastError ?? null},
               sent_at = case when ${status} = 'sent' then now() else sent_at end
-            where id = ${emailId}`;
+            where id = ${emailId} and status not in ('sent', 'failed', 'cancelled')
+            returning id`;
+          late = updated.length === 0;
         }
         await tx`
           insert into email_events (email_id, type, actor, data)

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ALLOWED_TRANSITIONS,
+  attemptAbortAfterMs,
   EMAIL_STATUSES,
   domainOf,
   initialStatus,
@@ -369,5 +370,18 @@ describe('ALLOWED_TRANSITIONS against the migrations', () => {
     expect(check).not.toBeNull();
     const listed = [...check![1].matchAll(/'(\w+)'/g)].map((m) => m[1]);
     expect(listed.sort()).toEqual([...EMAIL_STATUSES].sort());
+  });
+});
+
+describe('attemptAbortAfterMs: an attempt stops sending before Temporal gives up on it', () => {
+  const now = 1_000_000;
+  test.each([
+    ['its own timeout only (the local first attempt)', { startToCloseTimeoutMs: 40_000 }, 38_000],
+    ['the give-up time comes first', { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 10_000, scheduleToCloseTimeoutMs: 14_000 }, 3_000],
+    ['its own timeout comes first', { startToCloseTimeoutMs: 8_000, scheduledTimestampMs: now - 1_000, scheduleToCloseTimeoutMs: 3_600_000 }, 6_000],
+    ['almost no time left: stops almost at once', { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 13_950, scheduleToCloseTimeoutMs: 14_000 }, 100],
+    ['no bound at all', {}, undefined],
+  ])('%s', (_what, info, expected) => {
+    expect(attemptAbortAfterMs({ nowMs: now, ...info })).toBe(expected);
   });
 });
