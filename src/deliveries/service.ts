@@ -6,11 +6,13 @@ import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, 
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
+  boundedSearchLists,
   domainOf,
   isTerminal,
   maySendFrom,
   recipientDomains,
   recipientsOf,
+  truncate,
   workflowIdFor,
   type Address,
   type Attachment,
@@ -76,8 +78,7 @@ function secondsUntilUtcMidnight(now = new Date()): number {
 /** The one-line summary shown for a delivery in the Temporal Web UI. */
 export function deliverySummary(recipients: Address[], subject: string): string {
   const more = recipients.length > 1 ? ` (+${recipients.length - 1})` : '';
-  const line = `To ${recipients[0]?.address ?? ''}${more}: "${subject}"`;
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  return truncate(`To ${recipients[0]?.address ?? ''}${more}: "${subject}"`, 200);
 }
 
 export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
@@ -85,14 +86,16 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
   const lifecycle = createLifecycleStore(sql);
   const orphans = createOrphanStore(sql);
 
-  /** The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). */
+  /**
+   * The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). It
+   * carries ids and the search lists, bounded (DESIGN.md invariant 7), never the content.
+   */
   const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string): DeliverEmailInput => ({
     emailId: email.id,
     tenantId: email.tenantId,
     sendAt,
     policy,
-    recipientDomains: email.domains,
-    tags: email.tags,
+    ...boundedSearchLists({ recipientDomains: email.domains, tags: email.tags }),
   });
 
   async function refOf(tenantId: string, id: string): Promise<EmailRef> {

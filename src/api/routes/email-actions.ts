@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
-import { createRouter, emptyBodyIsObject, limitBody, SMALL_BODY_BYTES } from '../router';
+import { createRouter, jsonBody, SMALL_BODY_BYTES } from '../router';
 import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
 import { BulkRetrySchema } from '../schemas/list';
 import { BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem } from '../schemas/responses';
@@ -11,9 +11,8 @@ import type { DeliveryView } from '../../workflows/messages';
 // to the email's workflow, exactly as the temporal CLI would send it.
 
 const IdParam = z.object({ id: z.string() });
-/** A JSON body that may be left out: an empty request counts as `{}` (and is validated as such). */
-/** Every control needs the operate scope; its body is small and may be left out. */
-const controlMiddleware = [requireScope('operate'), limitBody(SMALL_BODY_BYTES), emptyBodyIsObject];
+/** Every control needs the operate scope; its body is small and may be left out (an empty body counts as `{}`). */
+const controlMiddleware = [requireScope('operate'), ...jsonBody(SMALL_BODY_BYTES, { optional: true })];
 const optionalJson = <T extends z.ZodType>(schema: T) => ({
   required: true,
   description: 'JSON; an empty body counts as {}',

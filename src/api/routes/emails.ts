@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
-import { createRouter, limitBody } from '../router';
+import { createRouter, jsonBody } from '../router';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
 import { AcceptedSchema, EmailListSchema, EmailViewSchema, EventListSchema, json, problem } from '../schemas/responses';
@@ -19,7 +19,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     method: 'post',
     path: '/',
     summary: 'Accept an email for delivery',
-    middleware: [requireScope('send'), limitBody(maxBodyBytes)],
+    middleware: [requireScope('send'), ...jsonBody(maxBodyBytes)],
     request: {
       headers: IdempotencyHeaderSchema,
       body: { required: true, content: { 'application/json': { schema: emailSubmissionSchema(maxMessageBytes) } } },
