@@ -40,14 +40,13 @@ export const SMALL_BODY_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = /^application\/([a-z-.]+\+)?json/i;
 
 /**
- * Refuses a JSON body that nests too deep or holds too many values (JSON_LIMITS), before any
- * schema walks it: the work and the error list of a validation stay bounded. The body is parsed
- * once (Hono keeps it for the validator); a body that is not JSON is left to the validator.
+ * Refuses a JSON body that nests too deep or holds too many values (JSON_LIMITS), before it is
+ * parsed and any schema walks it: the work and the error list of a validation stay bounded.
+ * Hono keeps the text it read for the validator's parse.
  */
 export const boundJsonShape: MiddlewareHandler = async (c, next) => {
   if (JSON_CONTENT_TYPE.test(c.req.header('content-type') ?? '')) {
-    const body: unknown = await c.req.json().catch(() => undefined);
-    const reason = body === undefined ? undefined : jsonShapeReason(body);
+    const reason = jsonShapeReason(await c.req.text());
     if (reason) throw new Problem(400, 'json-too-complex', 'The request body is too complex', { detail: reason });
   }
   await next();

@@ -84,18 +84,29 @@ export function metadataKeyReason(key: string): string | undefined {
 }
 
 /**
- * Whether a parsed JSON value stays within JSON_LIMITS; walked without recursion, so that no
- * nesting can overflow the stack. Returns why not, or undefined.
+ * Whether a JSON text stays within JSON_LIMITS, read before it is parsed (parsing a million keys
+ * costs seconds): one linear scan that counts values (commas and opening brackets outside
+ * strings) and nesting. Malformed JSON is left to the parser. Returns why not, or undefined.
  */
-export function jsonShapeReason(value: unknown): string | undefined {
-  let nodes = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (++nodes > JSON_LIMITS.nodes) return `the body holds more than ${JSON_LIMITS.nodes} values`;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > JSON_LIMITS.depth) return `the body nests deeper than ${JSON_LIMITS.depth} levels`;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+export function jsonShapeReason(text: string): string | undefined {
+  let values = 1;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x2c) values++; // ,
+    else if (c === 0x5b || c === 0x7b) {
+      // [ {
+      values++;
+      if (++depth > JSON_LIMITS.depth) return `the body nests deeper than ${JSON_LIMITS.depth} levels`;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    if (values > JSON_LIMITS.nodes) return `the body holds more than ${JSON_LIMITS.nodes} values`;
   }
   return undefined;
 }
