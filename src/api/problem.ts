@@ -2,6 +2,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { DeliveryError, type DeliveryErrorCode } from '../deliveries/errors';
+import { isTemporalOutage } from '../deliveries/workflows';
 
 // One error shape for the whole API: RFC 9457 problem details, served as application/problem+json.
 
@@ -111,6 +112,8 @@ export function toProblem(err: unknown): Problem | undefined {
     if (err.status === 400 && /malformed json/i.test(err.message)) return new Problem(400, 'malformed-json', 'The request body is not valid JSON');
     return new Problem(err.status as ContentfulStatusCode, 'http-error', err.message || 'Request failed');
   }
+  // Not the request's fault, and not Herald's: the caller may try again.
+  if (isTemporalOutage(err)) return new Problem(503, 'temporal-unavailable', 'The Temporal server cannot be reached; try again', {}, { 'retry-after': '5' });
   return undefined;
 }
 

@@ -4,7 +4,7 @@ import { requireScope } from '../auth';
 import { createRouter, jsonBody } from '../router';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
-import { AcceptedSchema, EmailListSchema, EmailViewSchema, EventListSchema, json, problem } from '../schemas/responses';
+import { AcceptedSchema, AUTH_ERRORS, BODY_ERRORS, EmailListSchema, EmailViewSchema, EventListSchema, json, problem, secured } from '../schemas/responses';
 import { toEmailView, toEventView, toListItemView } from '../views';
 import { requestHash } from '../../deliveries/service';
 
@@ -24,13 +24,15 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
       headers: IdempotencyHeaderSchema,
       body: { required: true, content: { 'application/json': { schema: emailSubmissionSchema(maxMessageBytes) } } },
     },
+    security: secured,
     responses: {
-      202: json(AcceptedSchema, 'Stored, and its delivery workflow started'),
-      400: problem('Invalid email'),
-      413: problem('Body too large'),
-      415: problem('Not JSON'),
-      422: problem('Idempotency-Key reused with another body'),
-      503: problem('Temporal unreachable; nothing kept (with an Idempotency-Key, retry resumes the same email)'),
+      202: json(AcceptedSchema, 'Stored, and its delivery workflow started (Location: /v1/emails/{id}; Idempotent-Replayed: true for a replay)'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      403: problem("missing-scope (send), or sender-not-allowed: the from address is not of one of the tenant's sending domains"),
+      422: problem('idempotency-key-reused: the Idempotency-Key was used with another body'),
+      429: problem('rate-limited, or quota-exceeded: the daily quota is used up (Retry-After until UTC midnight)'),
+      503: problem('temporal-unavailable: nothing kept (with an Idempotency-Key, a retry resumes the same email)'),
     },
   });
   const list = createRoute({
@@ -39,7 +41,8 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: 'List emails, newest first',
     middleware: requireScope('read'),
     request: { query: ListQuerySchema },
-    responses: { 200: json(EmailListSchema, 'A page of emails'), 400: problem('Invalid filter or cursor') },
+    security: secured,
+    responses: { 200: json(EmailListSchema, 'A page of emails'), ...AUTH_ERRORS, 400: problem('validation-error: a bad filter, limit or cursor') },
   });
   const show = createRoute({
     method: 'get',
@@ -47,7 +50,8 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: 'One email: status, recipients, attempts',
     middleware: requireScope('read'),
     request: { params: IdParam },
-    responses: { 200: json(EmailViewSchema, 'The email'), 404: problem('No such email') },
+    security: secured,
+    responses: { 200: json(EmailViewSchema, 'The email'), ...AUTH_ERRORS, 404: problem('not-found: no such email for this tenant') },
   });
   const timeline = createRoute({
     method: 'get',
@@ -55,7 +59,8 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: "An email's timeline",
     middleware: requireScope('read'),
     request: { params: IdParam },
-    responses: { 200: json(EventListSchema, 'Its events, oldest first'), 404: problem('No such email') },
+    security: secured,
+    responses: { 200: json(EventListSchema, 'Its events, oldest first'), ...AUTH_ERRORS, 404: problem('not-found: no such email for this tenant') },
   });
 
   return createRouter()
