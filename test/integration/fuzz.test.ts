@@ -158,7 +158,6 @@ function toInit(r: FuzzRequest): RequestInit | undefined {
 const seen: Record<string, number> = {};
 
 test(`no generated request gets a 5xx, and a 4xx stores nothing (seed ${SEED}, ${RUNS} runs)`, async () => {
-  // eslint-disable-next-line no-console
   console.log(`fuzz: seed ${SEED}, ${RUNS} runs (HERALD_FUZZ_SEED, HERALD_FUZZ_RUNS)`);
   await fc.assert(
     fc.asyncProperty(request, async (r) => {
@@ -177,7 +176,6 @@ test(`no generated request gets a 5xx, and a 4xx stores nothing (seed ${SEED}, $
     }),
     { seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: 120_000, markInterruptAsFailure: false },
   );
-  // eslint-disable-next-line no-console
   console.log(`fuzz: answers by status ${JSON.stringify(seen)}`);
   // The run reached validation and the database, not only the authentication in front of them.
   expect(Object.keys(seen)).toEqual(expect.arrayContaining(['202', '400', '404']));
