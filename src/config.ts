@@ -35,6 +35,8 @@ const EnvSchema = z.object({
   MESSAGE_ID_DOMAIN: z.string().default('herald.localhost'),
   /** Decoded size of all attachments plus bodies of one email. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** Request bodies over 1 MiB the API reads and handles at once; more wait their turn (memory: BENCHMARKS.md). */
+  MAX_CONCURRENT_LARGE_REQUESTS: z.coerce.number().int().positive().default(4),
   // Delivery policy defaults: exponential backoff from 1 min, doubling, capped at 1 h, for 72 h
   // (SendGrid's window; RFC 5321 suggests 4-5 days, which operators may choose).
   RETRY_INITIAL_INTERVAL_MS: duration(MINUTE),
@@ -90,6 +92,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     smtp: { url: e.SMTP_URL, maxConnections: e.SMTP_POOL_MAX_CONNECTIONS, devPort: e.DEV_SMTP_PORT },
     messageIdDomain: e.MESSAGE_ID_DOMAIN,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxConcurrentLargeRequests: e.MAX_CONCURRENT_LARGE_REQUESTS,
     policy,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

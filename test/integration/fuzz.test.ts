@@ -7,7 +7,7 @@ import { createHarness, validEmail, type Harness } from '../support/harness';
 // and the shrunk request that breaks it.
 
 const SEED = Number(process.env.HERALD_FUZZ_SEED ?? 20_261_123);
-const RUNS = Number(process.env.HERALD_FUZZ_RUNS ?? 2000);
+const RUNS = Number(process.env.HERALD_FUZZ_RUNS ?? 1000);
 
 let h: Harness;
 /** Scheduled emails of this tenant, so that the controls reach a real delivery. */

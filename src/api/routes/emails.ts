@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
 import { createRouter, jsonBody } from '../router';
+import { admitLargeBodies } from '../admission';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
 import { AcceptedSchema, AUTH_ERRORS, BODY_ERRORS, EmailListSchema, EmailViewSchema, EventListSchema, json, problem, secured } from '../schemas/responses';
@@ -12,14 +13,15 @@ import { requestHash } from '../../deliveries/service';
 
 const IdParam = z.object({ id: z.string() });
 
-export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
+export function emailRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeRequests = 4 }: ApiDeps) {
   // base64 makes attachments a third larger; JSON and headers need a little more.
   const maxBodyBytes = Math.ceil(maxMessageBytes * 1.4) + 64 * 1024;
   const submit = createRoute({
     method: 'post',
     path: '/',
     summary: 'Accept an email for delivery',
-    middleware: [requireScope('send'), ...jsonBody(maxBodyBytes)],
+    // Large bodies take turns before they are read: the API's memory stays bounded (admission.ts).
+    middleware: [requireScope('send'), admitLargeBodies({ slots: maxConcurrentLargeRequests }), ...jsonBody(maxBodyBytes)],
     request: {
       headers: IdempotencyHeaderSchema,
       body: { required: true, content: { 'application/json': { schema: emailSubmissionSchema(maxMessageBytes) } } },
@@ -31,7 +33,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
       ...BODY_ERRORS,
       403: problem("missing-scope (send), or sender-not-allowed: the from address is not of one of the tenant's sending domains"),
       422: problem('idempotency-key-reused: the Idempotency-Key was used with another body'),
-      429: problem('rate-limited, or quota-exceeded: the daily quota is used up (Retry-After until UTC midnight)'),
+      429: problem('rate-limited; quota-exceeded: the daily quota is used up (Retry-After until UTC midnight); too-many-large-requests: large bodies take turns and none came in time (Retry-After)'),
       503: problem('temporal-unavailable: nothing kept (with an Idempotency-Key, a retry resumes the same email)'),
     },
   });
@@ -66,7 +68,7 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
   return createRouter()
     .openapi(submit, async (c) => {
       const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
-      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.json()) });
+      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.text()) });
       c.header('Location', `/v1/emails/${accepted.id}`);
       if (accepted.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json({ id: accepted.id, status: accepted.status, workflowId: accepted.workflowId }, 202);
