@@ -354,6 +354,8 @@ for (const [what, sendAt] of BAD_SEND_AT) add(`reschedule: sendAt ${what}`, () =
 add('reschedule: no sendAt', () => control('reschedule', {}), 400, 'sendAt');
 add('reschedule: text/plain', () => control('reschedule', { sendAt: inAnHour() }, { 'content-type': 'text/plain' }), 415);
 add('retry one: body over 64 KiB', () => postTo(`/v1/emails/${scheduled}/retry`, { x: 'r'.repeat(70_000) }), 413);
+add('retry one: text/plain', () => postTo(`/v1/emails/${scheduled}/retry`, {}, { 'content-type': 'text/plain' }), 415);
+add('retry one: an unknown field', () => postTo(`/v1/emails/${scheduled}/retry`, { force: true }), 400, '(body)');
 const BAD_FILTERS: Array<[string, unknown, string]> = [
   ['tag with NUL', { filter: { tag: 'a\u0000' } }, 'filter.tag'],
   ['tag with a lone surrogate', { filter: { tag: '\udc00' } }, 'filter.tag'],

@@ -66,13 +66,13 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     path: '/{id}/retry',
     summary: 'Re-drive a failed email (same Message-ID)',
     middleware: controlMiddleware,
-    request: { params: IdParam },
+    // No options yet: the body is {} or empty, JSON like every other body.
+    request: { params: IdParam, body: optionalJson(z.object({}).strict()) },
     security: secured,
     responses: {
       202: json(StatusAnswerSchema, 'Re-driven'),
       ...AUTH_ERRORS,
-      400: BODY_ERRORS[400],
-      413: BODY_ERRORS[413],
+      ...BODY_ERRORS,
       404: problem('not-found: no such email for this tenant'),
       409: problem('not-failed: only a failed email is re-driven; still-running: its last run is still closing'),
       503: TEMPORAL_UNAVAILABLE,
