@@ -116,3 +116,16 @@ export function filenameReason(name: string): string | undefined {
   if (name.trim() !== name) return 'must not start or end with whitespace';
   return undefined;
 }
+
+/** A MIME type as RFC 6838 4.2 restricts its names: type/subtype of letters, digits and !#$&-^_.+ */
+const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/**
+ * Why an attachment's content type is refused: a bare MIME type (no parameters, which Herald
+ * sets), and not multipart/*, whose body must be a MIME structure, never base64 (RFC 2045 6.4).
+ */
+export function attachmentTypeReason(type: string): string | undefined {
+  if (!MIME_TYPE.test(type)) return 'must be a MIME type such as application/pdf (type/subtype, no parameters)';
+  if (/^multipart\//i.test(type)) return 'must not be multipart/*: attach the parts themselves';
+  return undefined;
+}

@@ -214,6 +214,8 @@ add('content a number', () => postEmail(att({ content: 1234 })), 400, 'attachmen
 add('contentType without a subtype', () => postEmail(att({ contentType: 'text' })), 400, 'attachments.0.contentType');
 add('contentType with parameters and CRLF', () => postEmail(att({ contentType: 'text/plain\r\nX: y' })), 400, 'attachments.0.contentType');
 add('contentType with three parts', () => postEmail(att({ contentType: 'a/b/c' })), 400, 'attachments.0.contentType');
+add('contentType multipart/mixed', () => postEmail(att({ contentType: 'multipart/mixed' })), 400, 'attachments.0.contentType');
+add('contentType with a parameter', () => postEmail(att({ contentType: 'text/plain; charset=utf-8' })), 400, 'attachments.0.contentType');
 add('contentType over 255', () => postEmail(att({ contentType: `text/${'x'.repeat(256)}` })), 400, 'attachments.0.contentType');
 add('an unknown attachment key', () => postEmail(att({ path: '/etc/passwd' })), 400, 'attachments.0');
 add('51 attachments', () => postEmail(validEmail({ attachments: Array.from({ length: 51 }, (_, i) => ({ filename: `a${i}.txt`, content: 'YQ==' })) })), 400, 'attachments');

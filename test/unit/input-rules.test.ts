@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  attachmentTypeReason,
   base64DecodedBytes,
   boundedKeywordList,
   customHeaderProblems,
@@ -39,6 +40,13 @@ describe('text', () => {
   });
   test.each(['.', '..', 'a/b', 'a\\b', 'in\u202efdp.exe', 'a\u200b.txt', ' a.txt', 'a\r\n.txt'])('file name %j is refused', (n) => expect(filenameReason(n)).toBeDefined());
   test.each(['report.pdf', '.profile', 'r\u00e9sum\u00e9.doc', '\u05d3\u05d5\u05d7.pdf'])('file name %j is fine', (n) => expect(filenameReason(n)).toBeUndefined());
+});
+
+describe('attachment content types', () => {
+  test.each(['application/pdf', 'text/plain', 'message/rfc822', 'application/vnd.ms-excel', 'image/svg+xml'])('%s is fine', (t) => expect(attachmentTypeReason(t)).toBeUndefined());
+  test.each(['text', 'a/b/c', 'multipart/mixed', 'Multipart/Alternative', 'text/plain; charset=utf-8', 'text/plain\r\nX: y', '/plain', `text/${'x'.repeat(128)}`])('%j is refused', (t) =>
+    expect(attachmentTypeReason(t)).toBeDefined(),
+  );
 });
 
 describe('base64', () => {

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { EmailSubmission } from '../../deliveries/service';
 import {
+  attachmentTypeReason,
   base64DecodedBytes,
   customHeaderProblems,
   EMAIL_LIMITS as L,
@@ -39,7 +40,7 @@ const attachment = z
     contentType: z
       .string()
       .max(L.contentTypeChars, { abort: true })
-      .regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type such as application/pdf')
+      .superRefine(rule(attachmentTypeReason))
       .default('application/octet-stream'),
     content: z.string().superRefine(rule((s: string) => (isBase64(s) ? undefined : 'must be base64 (RFC 4648, padded, no line breaks)'))),
   })
