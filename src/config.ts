@@ -41,6 +41,8 @@ const EnvSchema = z.object({
   MESSAGE_ID_DOMAIN: z.string().default('herald.localhost'),
   /** Decoded size of all attachments plus bodies of one email. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** Request bodies over 1 MiB the API reads and handles at once; more wait their turn (memory: BENCHMARKS.md). */
+  MAX_CONCURRENT_LARGE_REQUESTS: z.coerce.number().int().positive().default(4),
   // Delivery policy defaults: exponential backoff from 1 min, doubling, capped at 1 h, for 72 h
   // (SendGrid's window; RFC 5321 suggests 4-5 days, which operators may choose).
   // SMTP submission (src/submission): a listener in the API process. Unset port: none (npm start:
@@ -128,6 +130,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
       idleTimeoutMs: e.SMTP_SUBMISSION_IDLE_TIMEOUT_MS,
       dataTimeoutMs: e.SMTP_SUBMISSION_DATA_TIMEOUT_MS,
     },
+    maxConcurrentLargeRequests: e.MAX_CONCURRENT_LARGE_REQUESTS,
     policy,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -1,8 +1,10 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
+import { isDataRefusal } from '../db/errors';
 import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
 import type { TransportRegistry } from '../smtp/transports';
-import type { EmailStatus } from '../shared';
+import { STATUS_WRITE_REFUSED, toStorable, type EmailStatus } from '../shared';
 import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
@@ -12,6 +14,24 @@ export interface ActivityDeps {
   gatewayUrl: string;
 }
 
+/**
+ * A status write is retried without end while PostgreSQL is away, so that an outage never loses
+ * a change. A write PostgreSQL refuses for its data would get the same refusal forever: it fails
+ * for good instead (non-retryable), and the workflow ends visibly rather than loop.
+ */
+async function statusWrite<T>(what: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isDataRefusal(err)) throw err;
+    throw ApplicationFailure.create({
+      type: STATUS_WRITE_REFUSED,
+      message: toStorable(`PostgreSQL refused the ${what} (SQLSTATE ${err.code}): ${err.message}`),
+      nonRetryable: true,
+    });
+  }
+}
+
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
 export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
@@ -19,15 +39,15 @@ export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) 
     sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
-      await lifecycle.recordChange(emailId, change);
+      await statusWrite(`${change.event} write`, () => lifecycle.recordChange(emailId, change));
     },
     /** Ends the email cancelled, unless the gateway already has it; returns its final status. */
     async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.cancel(emailId, actor, reason);
+      return statusWrite('cancellation', () => lifecycle.cancel(emailId, actor, reason));
     },
     /** Ends an email whose delivery gave up or was refused; returns its final status. */
     async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.endDelivery(emailId, reason);
+      return statusWrite('final status', () => lifecycle.endDelivery(emailId, reason));
     },
   };
 }

@@ -10,6 +10,8 @@ export interface ApiDeps {
   /** Whether PostgreSQL and the Temporal server can be reached (for /readyz). */
   readiness: () => Promise<{ postgres: boolean; temporal: boolean }>;
   maxMessageBytes: number;
+  /** Large request bodies (over 1 MiB) handled at once; more wait their turn (default 4). */
+  maxConcurrentLargeRequests?: number;
   logger: Logger;
 }
 

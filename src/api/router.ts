@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import type { ApiEnv } from './deps';
 import { fromZodError, Problem } from './problem';
+import { jsonShapeReason } from '../shared';
 
 /**
  * A router whose every validation (body, query, headers) goes through one hook: a failure
@@ -35,3 +36,27 @@ export const emptyBodyIsObject: MiddlewareHandler = async (c, next) => {
 
 /** The bound of a small JSON body (the controls' reasons and filters). */
 export const SMALL_BODY_BYTES = 64 * 1024;
+
+const JSON_CONTENT_TYPE = /^application\/([a-z-.]+\+)?json/i;
+
+/**
+ * Refuses a JSON body that nests too deep or holds too many values (JSON_LIMITS), before it is
+ * parsed and any schema walks it: the work and the error list of a validation stay bounded.
+ * Hono keeps the text it read for the validator's parse.
+ */
+export const boundJsonShape: MiddlewareHandler = async (c, next) => {
+  if (JSON_CONTENT_TYPE.test(c.req.header('content-type') ?? '')) {
+    const reason = jsonShapeReason(await c.req.text());
+    if (reason) throw new Problem(400, 'json-too-complex', 'The request body is too complex', { detail: reason });
+  }
+  await next();
+};
+
+/**
+ * What every route that reads a JSON body puts before its validator: the size limit (413), an
+ * empty body read as {} where the body may be left out, and the shape bound. The JSON media type
+ * itself is required by each route's declared content (415).
+ */
+export function jsonBody(maxBytes: number, options: { optional?: boolean } = {}): MiddlewareHandler[] {
+  return [limitBody(maxBytes), ...(options.optional ? [emptyBodyIsObject] : []), boundJsonShape];
+}

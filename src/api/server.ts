@@ -47,6 +47,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       return { postgres, temporal };
     },
     maxMessageBytes: config.maxMessageBytes,
+    maxConcurrentLargeRequests: config.maxConcurrentLargeRequests,
     logger,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

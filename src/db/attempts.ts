@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import type { Address, Attachment, EmailContent, EmailMessage, EmailStatus, RecipientOutcome } from '../shared';
+import { toStorable, type Address, type Attachment, type EmailContent, type EmailMessage, type EmailStatus, type RecipientOutcome } from '../shared';
 
 // The send path's reads and writes: the message to send, and each attempt's record. Every status
 // change goes through the emails_status_transition trigger, so a wrong one fails here, loudly.
@@ -93,7 +93,13 @@ export function createAttemptStore(sql: Sql) {
       status: EmailStatus;
       lastError?: string;
     }): Promise<void> {
-      const { emailId, attemptId, result, recipients, status } = args;
+      const { emailId, attemptId, status } = args;
+      // Replies and errors come from the gateway: a NUL or a broken surrogate in them must not
+      // make the record of what the gateway did fail (and the attempt be sent again).
+      const text = (s: string | undefined) => (s === undefined ? undefined : toStorable(s));
+      const result = { ...args.result, smtpResponse: text(args.result.smtpResponse), errorMessage: text(args.result.errorMessage) };
+      const recipients = args.recipients.map((r) => ({ ...r, smtpResponse: text(r.smtpResponse) }));
+      const lastError = text(args.lastError);
       await sql.begin(async (tx) => {
         const closed = await tx`
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
@@ -118,7 +124,7 @@ export function createAttemptStore(sql: Sql) {
         // attempt learnt is still recorded above and in the timeline.
         if (!late) {
           const updated = await tx`
-            update emails set status = ${status}, last_error = ${args.lastError ?? null},
+            update emails set status = ${status}, last_error = ${lastError ?? null},
               sent_at = case when ${status} = 'sent' then now() else sent_at end
             where id = ${emailId} and status not in ('sent', 'failed', 'cancelled')
             returning id`;
@@ -138,7 +144,7 @@ export function createAttemptStore(sql: Sql) {
         if (!late && (status === 'sent' || status === 'failed')) {
           // The final status gets its own timeline entry.
           await tx`insert into email_events (email_id, type, actor, data)
-            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: args.lastError ?? null })})`;
+            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: lastError ?? null })})`;
         }
       });
     },

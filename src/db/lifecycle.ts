@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import { isTerminal, outcomeWhenEnded, statusOfRecipients, type EmailStatus, type RecipientOutcome } from '../shared';
+import { isTerminal, outcomeWhenEnded, statusOfRecipients, toStorable, type EmailStatus, type RecipientOutcome } from '../shared';
 
 // Status changes outside an attempt: controls, cancellation, the end of a delivery, re-drive.
 // Each writes the status and its timeline entry in one transaction.
@@ -48,7 +48,9 @@ export function createLifecycleStore(sql: Sql) {
      * sent to are refused, and the email gets the status their outcomes lead to (`sent` when some
      * were accepted before). Returns that status; an email already terminal keeps its own.
      */
-    async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
+    async endDelivery(emailId: string, why: string): Promise<EmailStatus> {
+      // The reason quotes the gateway's last reply: made storable, so the end is always recorded.
+      const reason = toStorable(why);
       return sql.begin(async (tx) => {
         const [email] = await tx<Array<{ status: EmailStatus }>>`select status from emails where id = ${emailId} for update`;
         if (!email) return 'failed';

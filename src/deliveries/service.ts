@@ -6,10 +6,12 @@ import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, 
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
+  boundedSearchLists,
   isTerminal,
   maySendFrom,
   recipientDomains,
   recipientsOf,
+  truncate,
   workflowIdFor,
   type Address,
   type Attachment,
@@ -73,9 +75,12 @@ export const UNACKNOWLEDGED_REASON = 'not acknowledged: the API stopped between 
 /** Email ids are UUIDs; anything else cannot name an email (not found, not looked up). */
 const EMAIL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Idempotency: the same key must come with the same request (hashed as received). */
-export function requestHash(request: unknown): string {
-  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+/**
+ * Idempotency: the same key must come with the same request, its body byte for byte as received
+ * (hashed as it is: no second copy of a 14 MB body is made to compare it).
+ */
+export function requestHash(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 function secondsUntilUtcMidnight(now = new Date()): number {
@@ -86,8 +91,7 @@ function secondsUntilUtcMidnight(now = new Date()): number {
 /** The one-line summary shown for a delivery in the Temporal Web UI. */
 export function deliverySummary(recipients: Address[], subject: string): string {
   const more = recipients.length > 1 ? ` (+${recipients.length - 1})` : '';
-  const line = `To ${recipients[0]?.address ?? ''}${more}: "${subject}"`;
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  return truncate(`To ${recipients[0]?.address ?? ''}${more}: "${subject}"`, 200);
 }
 
 export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
@@ -95,14 +99,16 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
   const lifecycle = createLifecycleStore(sql);
   const orphans = createOrphanStore(sql);
 
-  /** The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). */
+  /**
+   * The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). It
+   * carries ids and the search lists, bounded (DESIGN.md invariant 7), never the content.
+   */
   const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string): DeliverEmailInput => ({
     emailId: email.id,
     tenantId: email.tenantId,
     sendAt,
     policy,
-    recipientDomains: email.domains,
-    tags: email.tags,
+    ...boundedSearchLists({ recipientDomains: email.domains, tags: email.tags }),
   });
 
   async function refOf(tenantId: string, id: string): Promise<EmailRef> {

@@ -1,4 +1,5 @@
 import {
+  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -32,6 +33,17 @@ export interface DeliveryWorkflows {
   cancel(workflowId: string, request: ControlRequest, settleMs?: number): Promise<void>;
   control(workflowId: string, name: ControlName, request: ControlRequest | RescheduleRequest): Promise<DeliveryView>;
   exists(workflowId: string): Promise<boolean>;
+}
+
+/** gRPC status codes of a Temporal server that cannot be reached or does not answer in time. */
+const OUTAGE_CODES = [14 /* UNAVAILABLE */, 4 /* DEADLINE_EXCEEDED */];
+
+/** Whether an error (or one of its causes) says the Temporal server is out of reach, not that it refused a request. */
+export function isTemporalOutage(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && OUTAGE_CODES.includes(e.code)) return true;
+  }
+  return false;
 }
 
 export function createDeliveryWorkflows(client: Client, taskQueue: string): DeliveryWorkflows {

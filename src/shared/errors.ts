@@ -13,6 +13,11 @@ export const SMTP_UNCERTAIN_FAILURE = 'SmtpUncertainFailure';
 export const SMTP_RECIPIENTS_DEFERRED = 'SmtpRecipientsDeferred';
 /** The email row is missing or cannot be sent (bad data): never retried. */
 export const EMAIL_NOT_SENDABLE = 'EmailNotSendable';
+/**
+ * PostgreSQL refused a status write for its data (SQLSTATE class 22, 23 or 54): retrying the
+ * same write cannot succeed, so it is not retried and the delivery ends visibly.
+ */
+export const STATUS_WRITE_REFUSED = 'StatusWriteRefused';
 /** The workflow's own terminal failure once delivery has failed for good. */
 export const DELIVERY_FAILED = 'DeliveryFailed';
 /** The retry window closed before an attempt succeeded. */
@@ -22,6 +27,8 @@ export const GAVE_UP = 'GaveUp';
 export const DELIVERY_FINISHED = 'DeliveryFinished';
 export const ALREADY_SENDING = 'AlreadySending';
 export const INVALID_SEND_AT = 'InvalidSendAt';
+/** A control's reason or actor that PostgreSQL could not store, or that is too long. */
+export const INVALID_CONTROL_REQUEST = 'InvalidControlRequest';
 
 export const NON_RETRYABLE_ERROR_TYPES = [SMTP_PERMANENT_FAILURE, EMAIL_NOT_SENDABLE];
 

@@ -5,3 +5,7 @@ export * from './errors';
 export * from './workflow-input';
 export * from './search-attributes';
 export * from './tenant';
+export * from './text';
+export * from './address';
+export * from './headers';
+export * from './limits';

@@ -62,7 +62,7 @@ export function attemptAbortAfterMs(info: {
   ];
   const left = Math.min(...bounds);
   if (left === Infinity) return undefined;
-  return Math.max(100, left - Math.min(2_000, left / 4));
+  return Math.max(100, Math.floor(left - Math.min(2_000, left / 4)));
 }
 
 export function workflowIdFor(emailId: string): string {

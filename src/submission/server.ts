@@ -189,7 +189,7 @@ export async function startSubmissionServer(
       submitted: { message: prepared.message, mailFrom, messageId: prepared.messageId, authors: prepared.authors },
     };
     // The same key with the same envelope is the same submission: a resend after a lost 250.
-    const hash = requestHash({ source: 'smtp', mailFrom, recipients: [...recipients].sort() });
+    const hash = requestHash(JSON.stringify({ source: 'smtp', mailFrom, recipients: [...recipients].sort() }));
     const accept = (idempotencyKey?: string) => deliveries.accept(tenant, submission, { idempotencyKey, requestHash: hash });
     const { idempotency } = prepared;
     const accepted = await accept(idempotency?.key).catch((err: unknown) => {

@@ -29,9 +29,7 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
   }
 
   setHandler(stateQuery, () => state.view());
-  setHandler(cancelRequestedSignal, (req: ControlRequest) => {
-    state.cancelRequest = req;
-  });
+  setHandler(cancelRequestedSignal, (req: ControlRequest) => state.requestCancel(req));
   for (const name of CONTROL_NAMES) {
     const control = state.controls[name] as (typeof state.controls)['pause'];
     const apply = (req?: ControlRequest) => {

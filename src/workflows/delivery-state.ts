@@ -1,5 +1,15 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { ALREADY_SENDING, DELIVERY_FINISHED, INVALID_SEND_AT, type DeliverEmailInput, type EmailStatus } from '../shared';
+import {
+  ALREADY_SENDING,
+  CONTROL_LIMITS,
+  controlTextReason,
+  DELIVERY_FINISHED,
+  INVALID_CONTROL_REQUEST,
+  INVALID_SEND_AT,
+  sendAtReason,
+  type DeliverEmailInput,
+  type EmailStatus,
+} from '../shared';
 import type { ControlName, ControlRequest, DeliveryPhase, DeliveryView, RescheduleRequest } from './messages';
 
 // The state of one delivery, as plain data and rules: no timers, no activities, no Temporal
@@ -86,9 +96,10 @@ export class DeliveryState {
     reschedule: {
       validate: (req) => {
         this.mustBeWaiting();
-        if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
-          throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
-        }
+        if (!req || typeof req.sendAt !== 'string') throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
+        const invalid = sendAtReason(req.sendAt, this.now());
+        if (invalid) throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: `sendAt ${invalid}` });
+        this.mustBeStorable(req);
       },
       apply: (req) => {
         this.sendAt = req!.sendAt;
@@ -97,14 +108,20 @@ export class DeliveryState {
       },
     },
     sendNow: {
-      validate: () => this.mustBeWaiting(),
+      validate: (req) => {
+        this.mustBeWaiting();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         this.released = true;
         this.record('email.send_now', req);
       },
     },
     pause: {
-      validate: () => this.mustNotBeFinished(),
+      validate: (req) => {
+        this.mustNotBeFinished();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         if (this.paused) return;
         this.paused = true;
@@ -113,7 +130,10 @@ export class DeliveryState {
       },
     },
     resume: {
-      validate: () => this.mustNotBeFinished(),
+      validate: (req) => {
+        this.mustNotBeFinished();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         if (!this.paused) return;
         this.paused = false;
@@ -122,6 +142,16 @@ export class DeliveryState {
       },
     },
   };
+
+  /** Who asks for the coming cancellation; a request whose text cannot be stored is ignored (the default actor is recorded). */
+  requestCancel(req: ControlRequest | undefined): void {
+    try {
+      this.mustBeStorable(req);
+      this.cancelRequest = req;
+    } catch {
+      // a signal cannot answer: the cancellation itself still comes, recorded without this text
+    }
+  }
 
   /** For signals, which cannot answer: whether the control applies now. */
   accepts<T>(control: Control<T>, request?: T): boolean {
@@ -187,6 +217,18 @@ export class DeliveryState {
     this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt, status: this.restingStatus() });
   }
 
+  /**
+   * A control's reason and actor are written to PostgreSQL and shown in the timeline: whatever
+   * sends them (the API, the temporal CLI, a batch signal), they must be text it can store.
+   */
+  private mustBeStorable(req: ControlRequest | undefined): void {
+    const invalid =
+      (req !== undefined && req !== null && typeof req !== 'object' ? 'the request must be an object' : undefined) ??
+      prefixed('reason', controlTextReason(req?.reason, CONTROL_LIMITS.reasonChars)) ??
+      prefixed('actor', controlTextReason(req?.actor, CONTROL_LIMITS.actorChars));
+    if (invalid) throw ApplicationFailure.create({ type: INVALID_CONTROL_REQUEST, message: invalid });
+  }
+
   private mustNotBeFinished(): void {
     if (this.phase === 'finished') {
       throw ApplicationFailure.create({ type: DELIVERY_FINISHED, message: `email is already ${this.status()}` });
@@ -199,3 +241,5 @@ export class DeliveryState {
   }
 }
 
+
+const prefixed = (field: string, reason: string | undefined) => (reason ? `${field} ${reason}` : undefined);

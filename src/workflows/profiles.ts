@@ -1,14 +1,18 @@
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { attemptTimeouts, NON_RETRYABLE_ERROR_TYPES, type DeliveryPolicy } from '../shared';
+import { attemptTimeouts, NON_RETRYABLE_ERROR_TYPES, STATUS_WRITE_REFUSED, type DeliveryPolicy } from '../shared';
 
 // The activity proxies of a delivery, one per retry profile, each typed to what it may call.
 
-/** Status writes must survive a PostgreSQL outage: retried without limit, quickly. */
+/**
+ * Status writes must survive a PostgreSQL outage: retried without limit, quickly. A write that
+ * PostgreSQL refuses for its data is not retried (it would be refused forever): the workflow
+ * ends the delivery instead, visibly.
+ */
 export function statusWrites() {
   return proxyActivities<Pick<Activities, 'recordChange' | 'cancelEmail' | 'endDelivery'>>({
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [STATUS_WRITE_REFUSED] },
   });
 }
 

@@ -59,6 +59,8 @@ export interface Harness {
   post(body: unknown, headers?: Record<string, string>): Promise<Response>;
   getEmail(id: string): Promise<any>;
   waitForStatus(id: string, statuses: EmailStatus[], timeoutMs?: number): Promise<any>;
+  /** Polls GET /v1/emails/:id until the predicate holds. */
+  waitUntil(id: string, predicate: (email: any) => boolean, timeoutMs?: number): Promise<any>;
   /** Row counts of every table for the emails sent from or to one domain (test files run in parallel). */
   countRows(domain: string): Promise<{ emails: number; recipients: number; attachments: number; events: number }>;
   close(): Promise<void>;
@@ -124,6 +126,16 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
     async getEmail(id) {
       const res = await harness.request(`/v1/emails/${id}`);
       return res.status === 200 ? res.json() : { httpStatus: res.status, body: await res.json() };
+    },
+    async waitUntil(id, predicate, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: any;
+      while (Date.now() < deadline) {
+        last = await harness.getEmail(id);
+        if (predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`email ${id} did not get there in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
     },
     async waitForStatus(id, statuses, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

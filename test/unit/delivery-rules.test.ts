@@ -385,3 +385,8 @@ describe('attemptAbortAfterMs: an attempt stops sending before Temporal gives up
     expect(attemptAbortAfterMs({ nowMs: now, ...info })).toBe(expected);
   });
 });
+
+test('attemptAbortAfterMs is a whole number of milliseconds (AbortSignal.timeout takes no fraction)', () => {
+  const ms = attemptAbortAfterMs({ nowMs: 1_000_000.5, startToCloseTimeoutMs: 40_000, scheduledTimestampMs: 999_000, scheduleToCloseTimeoutMs: 4_003 });
+  expect(Number.isInteger(ms)).toBe(true);
+});

@@ -9,13 +9,18 @@ const time = z.string().nullable();
 
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({ description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")', example: 'https://herald.dev/problems/validation-error' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(z.object({ field: z.string().openapi({ description: 'the path of the bad field: to.0, headers.X-Order, (body), Idempotency-Key, ...' }), message: z.string() }))
+      .optional()
+      .openapi({ description: 'validation-error: every bad field (the first 50)' }),
+    emailStatus: status.optional().openapi({ description: 'email-finished, not-applicable, not-failed: where the email stands' }),
+    domain: z.string().optional().openapi({ description: 'sender-not-allowed: the refused domain' }),
   })
-  .openapi('Problem');
+  .openapi('Problem', { description: 'RFC 9457 problem details, served as application/problem+json' });
 
 export const AcceptedSchema = z.object({ id: z.string(), status, workflowId: z.string() }).openapi('Accepted');
 
@@ -97,3 +102,21 @@ export const BulkRetryAnswerSchema = z.object({ matched: z.number(), redriven: z
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 /** A problem+json answer, for createRoute's responses. */
 export const problem = (description: string) => ({ content: { 'application/problem+json': { schema: ProblemSchema } }, description });
+
+/** The security scheme of every /v1 route: an API key of the tenant, as a bearer token. */
+export const API_KEY_SCHEME = 'apiKey';
+export const secured = [{ [API_KEY_SCHEME]: [] }];
+
+/** What every /v1 route may answer before it runs: no key, a key without the scope, the tenant's rate. */
+export const AUTH_ERRORS = {
+  401: problem('unauthorized: no key, or an unknown or revoked one (WWW-Authenticate: Bearer)'),
+  403: problem('missing-scope: the key lacks the scope this route needs'),
+  429: problem("rate-limited: the tenant's request rate is used up (Retry-After, RateLimit-Policy, RateLimit)"),
+};
+
+/** What every route that reads a JSON body may answer about the body itself. */
+export const BODY_ERRORS = {
+  400: problem('validation-error (errors[] names each bad field), malformed-json, json-too-complex (nested deeper than 16 or more than 20 000 values)'),
+  413: problem('payload-too-large: the body is over the limit of the route'),
+  415: problem('unsupported-media-type: the body is not application/json'),
+};
