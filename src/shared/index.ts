@@ -5,3 +5,5 @@ export * from './errors';
 export * from './workflow-input';
 export * from './search-attributes';
 export * from './tenant';
+export * from './webhooks';
+export * from './log-context';
