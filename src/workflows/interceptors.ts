@@ -1,0 +1,33 @@
+import { defaultPayloadConverter, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import type { Payload } from '@temporalio/common';
+import { LOG_CONTEXT_HEADER, type LogContext } from '../shared';
+
+/**
+ * Passes the log context of a workflow's start (request id, email, tenant) to every activity it
+ * schedules and to its own log lines; a continued run keeps it. Bundled with the workflows.
+ */
+export const interceptors: WorkflowInterceptorsFactory = () => {
+  let header: Payload | undefined;
+  let attributes: LogContext = {};
+  const carry = <T extends { headers: Record<string, Payload> }>(input: T): T =>
+    header ? { ...input, headers: { ...input.headers, [LOG_CONTEXT_HEADER]: header } } : input;
+  return {
+    inbound: [
+      {
+        execute(input, next) {
+          header = input.headers[LOG_CONTEXT_HEADER];
+          if (header) attributes = (defaultPayloadConverter.fromPayload(header) as LogContext | undefined) ?? {};
+          return next(input);
+        },
+      },
+    ],
+    outbound: [
+      {
+        scheduleActivity: (input, next) => next(carry(input)),
+        scheduleLocalActivity: (input, next) => next(carry(input)),
+        continueAsNew: (input, next) => next(carry(input)),
+        getLogAttributes: (input, next) => next({ ...input, ...attributes }),
+      },
+    ],
+  };
+};
