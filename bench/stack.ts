@@ -196,6 +196,9 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(settings.workerMaxWorkflowTasks),
     MESSAGE_ID_DOMAIN: 'bench.herald',
     LOG_LEVEL: 'info',
+    // Ports of their own: several stacks (and a person's npm start) may run at once.
+    METRICS_PORT: '0',
+    WORKER_METRICS_PORT: '0',
     // Never the defaults of a person's own stack.
     TEMPORAL_PORT: '1',
     TEMPORAL_UI_PORT: '1',

@@ -1,7 +1,9 @@
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
-import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
+import { createLifecycleStore, type EmailChange, type OnEnded } from '../db/lifecycle';
+import { createMetrics, type Metrics } from '../metrics';
 import type { TransportRegistry } from '../smtp/transports';
+import { gatewayName } from '../smtp/redact';
 import type { EmailStatus } from '../shared';
 import { createSendEmail } from './send-email';
 
@@ -10,24 +12,27 @@ export interface ActivityDeps {
   transports: TransportRegistry;
   /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
   gatewayUrl: string;
+  /** The process's metrics (a registry of their own when left out). */
+  metrics?: Metrics;
 }
 
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
+export function createActivities({ sql, transports, gatewayUrl, metrics = createMetrics() }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
+  const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, gatewayName(gatewayUrl), e.status, e.dueAt);
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl, metrics }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await lifecycle.recordChange(emailId, change);
     },
     /** Ends the email cancelled, unless the gateway already has it; returns its final status. */
     async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.cancel(emailId, actor, reason);
+      return lifecycle.cancel(emailId, actor, reason, onEnded);
     },
     /** Ends an email whose delivery gave up or was refused; returns its final status. */
     async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.endDelivery(emailId, reason);
+      return lifecycle.endDelivery(emailId, reason, onEnded);
     },
   };
 }

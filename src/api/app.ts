@@ -4,15 +4,19 @@ import { Problem, toProblem } from './problem';
 import { emailRoutes } from './routes/emails';
 import { emailActionRoutes } from './routes/email-actions';
 import { healthRoutes } from './routes/health';
+import { webhookRoutes } from './routes/webhooks';
 import { authenticate } from './auth';
+import { requestTelemetry } from './telemetry';
 
 /** The HTTP API: one module per resource, one error shape. */
 export function createApp(deps: ApiDeps) {
   const app = createRouter();
+  app.use('*', requestTelemetry(deps.metrics, deps.logger));
   app.use('/v1/*', authenticate(deps.tenants));
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));
+  app.route('/v1/webhooks', webhookRoutes(deps));
 
   app.notFound(() => new Problem(404, 'not-found', 'No such resource').toResponse());
   app.onError((err, c) => {

@@ -3,10 +3,15 @@ import { Client, Connection } from '@temporalio/client';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
+import { createWebhookStore } from '../db/webhooks';
+import { clientInterceptors } from '../telemetry/interceptors';
+import { createWebhookService } from '../webhooks/service';
+import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -15,16 +20,24 @@ export interface RunningApi {
 }
 
 /** The HTTP API with its one Temporal client and one sql pool, closed on stop. */
-export async function startApiServer(config: Config, temporalAddress: string, logger: Logger): Promise<RunningApi> {
+export async function startApiServer(config: Config, temporalAddress: string, logger: Logger, metrics: Metrics): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   const app = createApp({
     deliveries: createDeliveryService({
       sql,
       workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
       policy: config.policy,
       messageIdDomain: config.messageIdDomain,
+      logger,
+      metrics,
+    }),
+    webhooks: createWebhookService({
+      store: createWebhookStore(sql),
+      dispatch: createWebhookDispatch(client, webhookTaskQueue(config.temporal.taskQueue), config.webhooks.policy),
+      targets: config.webhooks.targets,
+      maxEndpointsPerTenant: config.webhooks.maxEndpointsPerTenant,
       logger,
     }),
     tenants: createTenantStore(sql),
@@ -37,6 +50,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
     },
     maxMessageBytes: config.maxMessageBytes,
     logger,
+    metrics,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));

@@ -9,6 +9,10 @@ export interface SendableEmail extends EmailMessage {
   tenantId: string;
   status: EmailStatus;
   recipients: Array<{ address: string; status: RecipientOutcome }>;
+  /** When it was accepted, or its sendAt (metrics: accept-to-attempt and accept-to-sent). */
+  dueAt: Date;
+  /** An attempt was made before (this one is not the first). */
+  attempted: boolean;
 }
 
 export type AttemptOutcome = 'sent' | 'partial' | 'transient' | 'permanent' | 'uncertain';
@@ -35,8 +39,12 @@ export const INTERRUPTED_ATTEMPT = 'attempt interrupted (worker stopped or timed
 export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
-      const [email] = await sql<Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address } }>>`
-        select id, tenant_id, status, message_id, from_address, subject, content from emails where id = ${emailId}`;
+      const [email] = await sql<
+        Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address }; dueAt: Date; attempted: boolean }>
+      >`
+        select id, tenant_id, status, message_id, from_address, subject, content, coalesce(send_at, created_at) as due_at,
+          exists (select 1 from delivery_attempts a where a.email_id = emails.id) as attempted
+        from emails where id = ${emailId}`;
       if (!email) return undefined;
       const [recipients, attachments] = await Promise.all([
         sql<Array<{ address: string; status: RecipientOutcome }>>`
@@ -54,6 +62,8 @@ export function createAttemptStore(sql: Sql) {
         content: email.content,
         recipients: [...recipients],
         attachments: [...attachments],
+        dueAt: email.dueAt,
+        attempted: email.attempted,
       };
     },
 
@@ -78,7 +88,8 @@ export function createAttemptStore(sql: Sql) {
     /**
      * Records what one attempt produced, all in one transaction: the attempt, each recipient's
      * outcome, the email status and an event. This is the first thing done after the gateway
-     * answers, so a retried attempt finds it before sending again.
+     * answers, so a retried attempt finds it before sending again. Returns false when the attempt
+     * was late (a later attempt had closed it) and so left the status alone.
      */
     async recordAttempt(args: {
       emailId: string;
@@ -87,9 +98,9 @@ export function createAttemptStore(sql: Sql) {
       recipients: RecipientUpdate[];
       status: EmailStatus;
       lastError?: string;
-    }): Promise<void> {
+    }): Promise<boolean> {
       const { emailId, attemptId, result, recipients, status } = args;
-      await sql.begin(async (tx) => {
+      return sql.begin(async (tx) => {
         const closed = await tx`
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
@@ -131,7 +142,8 @@ export function createAttemptStore(sql: Sql) {
           await tx`insert into email_events (email_id, type, actor, data)
             values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: args.lastError ?? null })})`;
         }
-      });
+        return !late;
+      }) as Promise<boolean>;
     },
   };
 }

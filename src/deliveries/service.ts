@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import type { Sql } from '../db/sql';
 import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
@@ -54,6 +55,8 @@ export interface DeliveryServiceDeps {
   policy: DeliveryPolicy;
   messageIdDomain: string;
   logger: Logger;
+  /** Counts accepted emails (the API's); left out where nothing accepts (the worker's sweep). */
+  metrics?: Pick<Metrics, 'emailAccepted'>;
 }
 
 /** Who steers a delivery through the service (shown in the timeline). */
@@ -80,7 +83,7 @@ export function deliverySummary(recipients: Address[], subject: string): string 
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
-export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
+export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger, metrics }: DeliveryServiceDeps) {
   const emails = createEmailStore(sql);
   const lifecycle = createLifecycleStore(sql);
   const orphans = createOrphanStore(sql);
@@ -167,12 +170,14 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           await workflows.start(stored.workflowId, input, deliverySummary(recipients, submission.subject));
         }
       } catch (err) {
-        logger.error({ err, emailId: stored.id }, 'could not start the delivery workflow');
+        logger.error({ err, emailId: stored.id, tenantId, workflowId: stored.workflowId }, 'could not start the delivery workflow');
         if (stored.created && !options.idempotencyKey) await emails.remove(stored.id);
         throw new DeliveryError('temporal-unavailable', 'The email could not be queued; try again', {
           detail: options.idempotencyKey ? 'retry with the same Idempotency-Key' : 'nothing was stored',
         });
       }
+      if (stored.created) metrics?.emailAccepted(tenantId);
+      logger.info({ emailId: stored.id, tenantId, workflowId: stored.workflowId, status: stored.status, replayed: !stored.created }, 'email accepted');
       return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
     },
 

@@ -109,6 +109,9 @@ export class FaultStack {
       HOST: '127.0.0.1',
       PORT: String(this.apiPort),
       LOG_LEVEL: 'info',
+      // Ports of their own: several stacks (and a person's npm start) may run at once.
+      METRICS_PORT: '0',
+      WORKER_METRICS_PORT: '0',
       ...FAULT_POLICY_ENV,
       ...this.opts.env,
     };
