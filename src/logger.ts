@@ -20,7 +20,9 @@ export interface LoggerOptions {
 export function createLogger(level: string, name: string, options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'auto';
   const readable = format === 'pretty' || (format === 'auto' && !options.destination && process.stdout.isTTY === true);
-  const destination = readable ? pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : options.destination;
+  const destination = readable
+    ? pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : options.destination;
   return pino(
     {
       level,
@@ -42,7 +44,13 @@ const LEVELS: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', I
  */
 export function temporalLogger(logger: Logger): TemporalLogger {
   const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const { error, sdkComponent, ...rest } = (meta ?? {}) as LogMetadata & { error?: unknown; sdkComponent?: string };
+    // The task token is an opaque binary handle: noise in a log line.
+    const {
+      error,
+      sdkComponent,
+      taskToken: _taskToken,
+      ...rest
+    } = (meta ?? {}) as LogMetadata & { error?: unknown; sdkComponent?: string; taskToken?: unknown };
     const fields: Record<string, unknown> = { ...rest, component: sdkComponent ? `temporal-${sdkComponent}` : 'temporal' };
     if (error !== undefined) fields.err = error;
     logger[LEVELS[level] ?? 'info'](fields, message);

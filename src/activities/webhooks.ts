@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WebhookStore } from '../db/webhooks';
 import type { Metrics } from '../metrics';
-import { WEBHOOK_DELIVERY_FAILED, WEBHOOK_ENDPOINT_DISABLED, type WebhookClaim } from '../shared';
+import { WEBHOOK_DELIVERY_FAILED, WEBHOOK_ENDPOINT_DISABLED, workflowIdFor, type WebhookClaim } from '../shared';
 import { signatureHeaders } from '../webhooks/signing';
 import type { WebhookPoster } from '../webhooks/http';
 
@@ -31,9 +31,22 @@ export function createWebhookActivities({ store, poster, metrics, timeoutMs, dis
     async deliverWebhook(deliveryId: string): Promise<'delivered' | 'not-pending'> {
       const job = await store.loadDelivery(deliveryId);
       if (!job || job.status !== 'pending') return 'not-pending'; // deleted, or delivered by a re-send meanwhile
-      const context = { emailId: job.message.emailId, tenantId: job.endpoint.tenantId, endpointId: job.endpoint.id, webhookId: job.message.id, event: job.message.type };
+      const { emailId } = job.message;
+      // workflowId (in every activity line) is the dispatcher's; the email's own is named beside it.
+      const context = {
+        emailId,
+        emailWorkflowId: emailId ? workflowIdFor(emailId) : null,
+        tenantId: job.endpoint.tenantId,
+        endpointId: job.endpoint.id,
+        webhookId: job.message.id,
+        event: job.message.type,
+      };
       if (job.endpoint.disabledAt) {
-        throw ApplicationFailure.create({ type: WEBHOOK_ENDPOINT_DISABLED, message: `endpoint ${job.endpoint.id} is disabled`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: WEBHOOK_ENDPOINT_DISABLED,
+          message: `endpoint ${job.endpoint.id} is disabled`,
+          nonRetryable: true,
+        });
       }
       const log = Context.current().log;
       const response = await poster.post({
@@ -45,13 +58,24 @@ export function createWebhookActivities({ store, poster, metrics, timeoutMs, dis
       if (response.ok) {
         await store.recordDelivered(job, response);
         metrics.webhookDelivery('delivered', response.durationMs);
-        log.info('webhook delivered', { ...context, httpStatus: response.status, attempt: job.attempts + 1, durationMs: response.durationMs });
+        log.info('webhook delivered', {
+          ...context,
+          httpStatus: response.status,
+          attempt: job.attempts + 1,
+          durationMs: response.durationMs,
+        });
         return 'delivered';
       }
       const error = response.error ?? 'failed';
       const { disabledReason } = await store.recordFailedAttempt(job, { ...response, error }, disableAfterMs);
       metrics.webhookDelivery(disabledReason ? 'disabled' : 'failed_attempt', response.durationMs);
-      log.warn('webhook attempt failed', { ...context, httpStatus: response.status ?? null, error, attempt: job.attempts + 1, disabled: Boolean(disabledReason) });
+      log.warn('webhook attempt failed', {
+        ...context,
+        httpStatus: response.status ?? null,
+        error,
+        attempt: job.attempts + 1,
+        disabled: Boolean(disabledReason),
+      });
       if (disabledReason) {
         throw ApplicationFailure.create({ type: WEBHOOK_ENDPOINT_DISABLED, message: disabledReason, nonRetryable: true });
       }

@@ -38,7 +38,11 @@ async function main() {
       stops.push(() => database.embedded!.stop());
       logger.info(database.note);
     }
-    const config = { ...bootConfig, databaseUrl: database.url, webhooks: { ...bootConfig.webhooks, targets: developmentTargets(bootConfig) } };
+    const config = {
+      ...bootConfig,
+      databaseUrl: database.url,
+      webhooks: { ...bootConfig.webhooks, targets: developmentTargets(bootConfig) },
+    };
 
     let temporalAddress = config.temporal.address;
     let temporal: DevServer | undefined;
@@ -74,26 +78,43 @@ async function main() {
     stops.push(() => api.stop());
 
     const { allowHttp, allowPrivateTargets } = config.webhooks.targets;
-    const webhookTargets = [allowHttp ? 'http' : '', allowPrivateTargets ? 'loopback and private addresses' : ''].filter(Boolean).join(' and ');
+    const webhookTargets = [allowHttp ? 'http' : '', allowPrivateTargets ? 'loopback and private addresses' : '']
+      .filter(Boolean)
+      .join(' and ');
     const banner = [
-        'Herald is running',
-        `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
-        `  Development key:  ${dev.key}`,
-        `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
-        `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
-        temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
-        `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
-        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
-        `  Metrics:          ${telemetry.server.url}   (API, worker and Temporal worker metrics)`,
-        webhookTargets
-          ? `  Webhooks:         may target ${webhookTargets} (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false to refuse)`
-          : '  Webhooks:         https and public hosts only',
-        'Ctrl-C stops everything.',
-      ]
-        .filter((l) => l !== '');
+      'Herald is running',
+      `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
+      `  Development key:  ${dev.key}`,
+      `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
+      `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
+      temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
+      `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
+      sink
+        ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})`
+        : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
+      `  Metrics:          ${telemetry.server.url}   (API, worker and Temporal worker metrics)`,
+      webhookTargets
+        ? `  Webhooks:         may target ${webhookTargets} (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false to refuse)`
+        : '  Webhooks:         https and public hosts only',
+      'Ctrl-C stops everything.',
+    ].filter((l) => l !== '');
     // Readable on a terminal; one structured line (with the same facts) elsewhere.
     if (process.stdout.isTTY && config.logFormat !== 'json') process.stdout.write(`\n${banner.join('\n')}\n\n`);
-    else logger.info({ api: api.url, metrics: telemetry.server.url, temporal: temporalAddress, webUi: temporal?.uiUrl, devKeyFile: dev.file, webhookTargets: config.webhooks.targets }, 'Herald is running');
+    else {
+      logger.info(
+        {
+          api: api.url,
+          metrics: telemetry.server.url,
+          temporal: temporalAddress,
+          webUi: temporal?.uiUrl,
+          devKeyFile: dev.file,
+          webhookTargets: config.webhooks.targets,
+        },
+        'Herald is running',
+      );
+      if (webhookTargets)
+        logger.warn({ webhookTargets: config.webhooks.targets }, `webhooks may target ${webhookTargets} (development stack)`);
+    }
     await worker.done;
   } catch (err) {
     logger.error({ err }, 'herald could not start');

@@ -95,11 +95,21 @@ const MAX_ERROR = 1000;
 export function createWebhookStore(sql: Sql) {
   return {
     /** Creates an endpoint unless the tenant has `maxPerTenant` already (then undefined). */
-    async createEndpoint(e: { id: string; tenantId: string; url: string; events: string[]; description?: string; secret: string; maxPerTenant: number }): Promise<EndpointRow | undefined> {
+    async createEndpoint(e: {
+      id: string;
+      tenantId: string;
+      url: string;
+      events: string[];
+      description?: string;
+      secret: string;
+      maxPerTenant: number;
+    }): Promise<EndpointRow | undefined> {
       return sql.begin(async (tx) => {
         // One creation at a time per tenant, so the limit holds.
         await tx`select id from tenants where id = ${e.tenantId} for update`;
-        const [{ count }] = await tx<Array<{ count: number }>>`select count(*)::int as count from webhook_endpoints where tenant_id = ${e.tenantId}`;
+        const [{ count }] = await tx<
+          Array<{ count: number }>
+        >`select count(*)::int as count from webhook_endpoints where tenant_id = ${e.tenantId}`;
         if (count >= e.maxPerTenant) return undefined;
         const [row] = await tx<EndpointRow[]>`
           insert into webhook_endpoints (id, tenant_id, url, events, description, secret)
@@ -110,11 +120,15 @@ export function createWebhookStore(sql: Sql) {
     },
 
     async listEndpoints(tenantId: string): Promise<EndpointRow[]> {
-      return sql<EndpointRow[]>`select ${sql(ENDPOINT_COLUMNS)} from webhook_endpoints where tenant_id = ${tenantId} order by created_at, id`;
+      return sql<
+        EndpointRow[]
+      >`select ${sql(ENDPOINT_COLUMNS)} from webhook_endpoints where tenant_id = ${tenantId} order by created_at, id`;
     },
 
     async getEndpoint(tenantId: string, id: string): Promise<EndpointRow | undefined> {
-      const [row] = await sql<EndpointRow[]>`select ${sql(ENDPOINT_COLUMNS)} from webhook_endpoints where tenant_id = ${tenantId} and id = ${id}`;
+      const [row] = await sql<
+        EndpointRow[]
+      >`select ${sql(ENDPOINT_COLUMNS)} from webhook_endpoints where tenant_id = ${tenantId} and id = ${id}`;
       return row;
     },
 
@@ -154,7 +168,10 @@ export function createWebhookStore(sql: Sql) {
     },
 
     /** Newest first, keyset-paginated on the delivery id. */
-    async listDeliveries(endpointId: string, options: { status?: DeliveryRow['status']; limit: number; before?: string }): Promise<DeliveryRow[]> {
+    async listDeliveries(
+      endpointId: string,
+      options: { status?: DeliveryRow['status']; limit: number; before?: string },
+    ): Promise<DeliveryRow[]> {
       return sql<DeliveryRow[]>`
         select d.id::text as id, d.message_id, m.type, d.email_id, d.status, d.attempts, d.last_attempt_at, d.response_status,
           d.response_body, d.last_error, d.delivered_at, d.created_at
@@ -179,12 +196,17 @@ export function createWebhookStore(sql: Sql) {
      * and deliveries that `plan` builds from them: an entry leaves the outbox exactly when its
      * webhook events are stored. Returns the endpoints that got deliveries.
      */
-    async fanOut(limit: number, plan: (batch: OutboxBatch) => FanOutPlan): Promise<{ taken: number; endpoints: EndpointRef[] }> {
+    async fanOut(
+      limit: number,
+      plan: (batch: OutboxBatch) => FanOutPlan,
+      onlyTenants?: string[],
+    ): Promise<{ taken: number; endpoints: EndpointRef[] }> {
       return sql.begin(async (tx) => {
         const [{ locked }] = await tx<Array<{ locked: boolean }>>`select pg_try_advisory_xact_lock(${FAN_OUT_LOCK_ID}) as locked`;
         if (!locked) return { taken: 0, endpoints: [] };
         const taken = await tx<Array<{ eventId: string; tenantId: string; emailId: string }>>`
-          delete from webhook_outbox where event_id in (select event_id from webhook_outbox order by event_id limit ${limit})
+          delete from webhook_outbox where event_id in (
+            select event_id from webhook_outbox ${onlyTenants ? tx`where tenant_id = any(${onlyTenants})` : tx``} order by event_id limit ${limit})
           returning event_id::text as event_id, tenant_id, email_id`;
         if (taken.length === 0) return { taken: 0, endpoints: [] };
         const eventIds = taken.map((t) => t.eventId);
@@ -198,7 +220,7 @@ export function createWebhookStore(sql: Sql) {
             from emails where id = any(${emailIds}::uuid[])`,
           tx<Array<EmailSnapshot['recipients'][number] & { emailId: string }>>`
             select email_id, address, kind, status, smtp_code, smtp_response from email_recipients
-            where email_id = any(${emailIds}::uuid[]) order by kind, address`,
+            where email_id = any(${emailIds}::uuid[]) order by array_position(array['to', 'cc', 'bcc'], kind), address`,
           tx<Array<{ emailId: string; lastDelayedAt: Date | null; announced: string[] | null }>>`
             select email_id, max(occurred_at) filter (where type = 'email.delivery_delayed') as last_delayed_at,
               array_agg(recipient) filter (where recipient is not null) as announced
@@ -211,7 +233,9 @@ export function createWebhookStore(sql: Sql) {
         const batch: OutboxBatch = {
           entries: [...entries],
           emails: snapshots,
-          histories: new Map(histories.map((h) => [h.emailId, { lastDelayedAt: h.lastDelayedAt ?? undefined, announced: new Set(h.announced ?? []) }])),
+          histories: new Map(
+            histories.map((h) => [h.emailId, { lastDelayedAt: h.lastDelayedAt ?? undefined, announced: new Set(h.announced ?? []) }]),
+          ),
           endpoints: [...endpoints],
         };
         const { messages, deliveries } = plan(batch);
@@ -239,10 +263,10 @@ export function createWebhookStore(sql: Sql) {
      * Endpoints whose dispatcher may have missed its signal: pending deliveries never tried a minute
      * after they were stored, or not tried for longer than the retry policy ever waits.
      */
-    async endpointsToDispatch(staleAfterMs: number): Promise<EndpointRef[]> {
+    async endpointsToDispatch(staleAfterMs: number, onlyTenants?: string[]): Promise<EndpointRef[]> {
       return sql<EndpointRef[]>`
         select distinct d.endpoint_id, w.tenant_id from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id
-        where d.status = 'pending' and w.disabled_at is null
+        where d.status = 'pending' and w.disabled_at is null ${onlyTenants ? sql`and w.tenant_id = any(${onlyTenants})` : sql``}
           and ((d.attempts = 0 and d.created_at < now() - interval '1 minute')
             or d.last_attempt_at < now() - ${staleAfterMs} * interval '1 millisecond')`;
     },
@@ -309,7 +333,11 @@ export function createWebhookStore(sql: Sql) {
      * longer than `disableAfterMs` (with no success between) is disabled, with the reason; returns
      * that reason then.
      */
-    async recordFailedAttempt(job: DeliveryJob, response: { status?: number; body?: string; error: string }, disableAfterMs: number): Promise<{ disabledReason?: string }> {
+    async recordFailedAttempt(
+      job: DeliveryJob,
+      response: { status?: number; body?: string; error: string },
+      disableAfterMs: number,
+    ): Promise<{ disabledReason?: string }> {
       const error = response.error.slice(0, MAX_ERROR);
       return sql.begin(async (tx) => {
         await tx`update webhook_deliveries set attempts = attempts + 1, last_attempt_at = now(),

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { addToLogContext } from '../telemetry/context';
 import type { Sql } from '../db/sql';
 import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
@@ -158,6 +159,8 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
             retryAfterS: secondsUntilUtcMidnight(),
           });
         });
+      // The rest of this request's lines (the workflow start, the access line) name the email.
+      addToLogContext({ emailId: stored.id, workflowId: stored.workflowId });
       if (!stored.created && stored.requestHash !== options.requestHash) {
         throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
           detail: `email ${stored.id} was created with this key`,

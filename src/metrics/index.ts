@@ -20,14 +20,45 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'herald_' });
   const registers = [registry];
   const http = {
-    requests: new Counter({ name: 'herald_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['method', 'route', 'status'], registers }),
-    duration: new Histogram({ name: 'herald_http_request_duration_seconds', help: 'HTTP request durations', labelNames: ['method', 'route', 'status'], buckets: HTTP_BUCKETS, registers }),
+    requests: new Counter({
+      name: 'herald_http_requests_total',
+      help: 'HTTP requests answered, by route pattern, method and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'herald_http_request_duration_seconds',
+      help: 'HTTP request durations',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
   };
   const emails = {
-    accepted: new Counter({ name: 'herald_emails_accepted_total', help: 'Emails accepted (202), by tenant', labelNames: ['tenant'], registers }),
-    sent: new Counter({ name: 'herald_emails_sent_total', help: 'Emails that reached sent, by tenant and gateway', labelNames: ['tenant', 'gateway'], registers }),
-    failed: new Counter({ name: 'herald_emails_failed_total', help: 'Emails that reached failed, by tenant and gateway', labelNames: ['tenant', 'gateway'], registers }),
-    cancelled: new Counter({ name: 'herald_emails_cancelled_total', help: 'Emails that reached cancelled, by tenant and gateway', labelNames: ['tenant', 'gateway'], registers }),
+    accepted: new Counter({
+      name: 'herald_emails_accepted_total',
+      help: 'Emails accepted (202), by tenant',
+      labelNames: ['tenant'],
+      registers,
+    }),
+    sent: new Counter({
+      name: 'herald_emails_sent_total',
+      help: 'Emails that reached sent, by tenant and gateway',
+      labelNames: ['tenant', 'gateway'],
+      registers,
+    }),
+    failed: new Counter({
+      name: 'herald_emails_failed_total',
+      help: 'Emails that reached failed, by tenant and gateway',
+      labelNames: ['tenant', 'gateway'],
+      registers,
+    }),
+    cancelled: new Counter({
+      name: 'herald_emails_cancelled_total',
+      help: 'Emails that reached cancelled, by tenant and gateway',
+      labelNames: ['tenant', 'gateway'],
+      registers,
+    }),
   };
   const smtpAttempts = new Counter({
     name: 'herald_smtp_attempts_total',
@@ -56,7 +87,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['outcome'],
       registers,
     }),
-    duration: new Histogram({ name: 'herald_webhook_request_duration_seconds', help: 'Webhook HTTP requests, connection to answer', buckets: HTTP_BUCKETS, registers }),
+    duration: new Histogram({
+      name: 'herald_webhook_request_duration_seconds',
+      help: 'Webhook HTTP requests, connection to answer',
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
   };
   const since = (at: Date) => Math.max(0, (Date.now() - at.getTime()) / 1000);
 

@@ -12,7 +12,12 @@ export interface MetricsServer {
  * (the Temporal Runtime's worker metrics, in a worker). On a port of its own, apart from the API,
  * because its labels name tenants: expose it to Prometheus, not to the world.
  */
-export async function startMetricsServer(opts: { registry: Registry; host: string; port: number; more?: () => Promise<string> }): Promise<MetricsServer> {
+export async function startMetricsServer(opts: {
+  registry: Registry;
+  host: string;
+  port: number;
+  more?: () => Promise<string>;
+}): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');

@@ -23,8 +23,10 @@ function withContext(headers: Headers, context: LogContext): Headers {
 
 /** For every Client that starts workflows (API, worker's orphan sweep and webhook pump). */
 export const logContextClientInterceptor: WorkflowClientInterceptor = {
-  startWithDetails: (input, next) => next({ ...input, headers: withContext(input.headers, contextOfStart(input.options.workflowId, input.options.args)) }),
-  signalWithStart: (input, next) => next({ ...input, headers: withContext(input.headers, contextOfStart(input.options.workflowId, input.options.args)) }),
+  startWithDetails: (input, next) =>
+    next({ ...input, headers: withContext(input.headers, contextOfStart(input.options.workflowId, input.options.args)) }),
+  signalWithStart: (input, next) =>
+    next({ ...input, headers: withContext(input.headers, contextOfStart(input.options.workflowId, input.options.args)) }),
 };
 
 /** Every activity runs in its workflow's log context: pino lines and Temporal's activity logger carry it. */

@@ -15,7 +15,11 @@ export interface ProcessTelemetry {
  * Temporal Runtime too (its logs into pino, its worker metrics merged into /metrics). Call first
  * thing, before any Temporal connection.
  */
-export async function startProcessTelemetry(config: Config, logger: Logger, opts: { port: number; worker: boolean }): Promise<ProcessTelemetry> {
+export async function startProcessTelemetry(
+  config: Config,
+  logger: Logger,
+  opts: { port: number; worker: boolean },
+): Promise<ProcessTelemetry> {
   let more: (() => Promise<string>) | undefined;
   if (opts.worker) {
     const address = `127.0.0.1:${config.metrics.temporalPort ?? (await freePort())}`;

@@ -83,7 +83,13 @@ function emailData(email: EmailSnapshot, status: string) {
     status,
     from: email.fromAddress,
     subject: email.subject,
-    recipients: email.recipients.map((r) => ({ address: r.address, kind: r.kind, status: r.status, smtpCode: r.smtpCode, smtpResponse: r.smtpResponse })),
+    recipients: email.recipients.map((r) => ({
+      address: r.address,
+      kind: r.kind,
+      status: r.status,
+      smtpCode: r.smtpCode,
+      smtpResponse: r.smtpResponse,
+    })),
     metadata: email.metadata,
     tags: email.tags,
     createdAt: iso(email.createdAt),
@@ -100,7 +106,12 @@ function emailData(email: EmailSnapshot, status: string) {
  * - recipient.rejected: each recipient an attempt refused for good (its SMTP code and reply), once.
  * - recipient.suppressed: each recipient whose outcome is `suppressed` when the email is accepted, once.
  */
-export function webhookEventsOf(entry: TimelineEntry, email: EmailSnapshot, history: EmailWebhookHistory, delayedEveryMs: number): WebhookEvent[] {
+export function webhookEventsOf(
+  entry: TimelineEntry,
+  email: EmailSnapshot,
+  history: EmailWebhookHistory,
+  delayedEveryMs: number,
+): WebhookEvent[] {
   const status = typeof entry.data.status === 'string' ? entry.data.status : (STATUS_OF_END[entry.type] ?? email.status);
   const source = { id: entry.id, type: entry.type, actor: entry.actor };
   const event = (type: WebhookEventType, extra: Record<string, unknown> = {}): WebhookEvent => ({
@@ -117,7 +128,10 @@ export function webhookEventsOf(entry: TimelineEntry, email: EmailSnapshot, hist
   if (entry.type.startsWith('attempt.')) {
     // Refused at RCPT (listed in the entry), or with the whole message by a permanent reply.
     const listed = new Set(Array.isArray(entry.data.rejected) ? entry.data.rejected.map(String) : []);
-    const events = recipientEvents('recipient.rejected', (r) => r.status === 'rejected' && (listed.has(r.address) || entry.type === 'attempt.permanent'));
+    const events = recipientEvents(
+      'recipient.rejected',
+      (r) => r.status === 'rejected' && (listed.has(r.address) || entry.type === 'attempt.permanent'),
+    );
     const due = !history.lastDelayedAt || entry.at.getTime() - history.lastDelayedAt.getTime() >= delayedEveryMs;
     if (entry.data.status === 'retrying' && entry.type !== 'attempt.late' && due) {
       events.push(

@@ -85,7 +85,11 @@ export function createWebhookPoster({ policy, lookup = dns.lookup }: PosterOptio
   };
 }
 
-function postWith(req: WebhookRequest, policy: WebhookTargetPolicy, agents: { http: http.Agent; https: https.Agent }): Promise<WebhookResponse> {
+function postWith(
+  req: WebhookRequest,
+  policy: WebhookTargetPolicy,
+  agents: { http: http.Agent; https: https.Agent },
+): Promise<WebhookResponse> {
   const started = Date.now();
   const done = (r: Omit<WebhookResponse, 'durationMs'>): WebhookResponse => ({ ...r, durationMs: Date.now() - started });
   const verdict = checkWebhookUrl(req.url, policy);
@@ -104,7 +108,12 @@ function postWith(req: WebhookRequest, policy: WebhookTargetPolicy, agents: { ht
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'Herald-Webhooks/1', 'content-length': Buffer.byteLength(req.body), ...req.headers },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Herald-Webhooks/1',
+          'content-length': Buffer.byteLength(req.body),
+          ...req.headers,
+        },
         agent: https_ ? agents.https : agents.http,
       },
       (res) => {
@@ -127,7 +136,15 @@ function postWith(req: WebhookRequest, policy: WebhookTargetPolicy, agents: { ht
       request.destroy();
       finish({ ok: false, error: `no answer within ${req.timeoutMs} ms` });
     }, req.timeoutMs);
-    request.on('error', (err) => finish({ ok: false, error: err instanceof RefusedTarget ? `target refused: ${err.message}` : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}` }));
+    request.on('error', (err) =>
+      finish({
+        ok: false,
+        error:
+          err instanceof RefusedTarget
+            ? `target refused: ${err.message}`
+            : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`,
+      }),
+    );
     request.end(req.body);
   });
 }

@@ -22,6 +22,8 @@ export interface PumpDeps {
   staleAfterMs: number;
   sweepIntervalMs?: number;
   batchSize?: number;
+  /** Serve these tenants only (test files that share one database, each with its own task queue). */
+  tenantIds?: string[];
 }
 
 export interface WebhookPump {
@@ -31,7 +33,11 @@ export interface WebhookPump {
 }
 
 /** The messages and deliveries of a batch of timeline entries: the pure part of the pump. */
-export function planFanOut(batch: OutboxBatch, delayedEveryMs: number, newId: () => string = () => `msg_${randomUUID().replace(/-/g, '')}`): FanOutPlan {
+export function planFanOut(
+  batch: OutboxBatch,
+  delayedEveryMs: number,
+  newId: () => string = () => `msg_${randomUUID().replace(/-/g, '')}`,
+): FanOutPlan {
   const plan: FanOutPlan = { messages: [], deliveries: [] };
   const histories = new Map<string, EmailWebhookHistory>(batch.histories);
   for (const entry of batch.entries) {
@@ -43,7 +49,16 @@ export function planFanOut(batch: OutboxBatch, delayedEveryMs: number, newId: ()
     for (const event of events) {
       const id = newId();
       const recipient = (event.payload.data.recipient as { address?: string } | undefined)?.address ?? null;
-      plan.messages.push({ id, tenantId: email.tenantId, emailId: email.id, eventId: entry.id, type: event.type, recipient, body: JSON.stringify(event.payload), occurredAt: entry.at });
+      plan.messages.push({
+        id,
+        tenantId: email.tenantId,
+        emailId: email.id,
+        eventId: entry.id,
+        type: event.type,
+        recipient,
+        body: JSON.stringify(event.payload),
+        occurredAt: entry.at,
+      });
       for (const endpoint of batch.endpoints) {
         if (endpoint.tenantId === email.tenantId && endpoint.events.includes(event.type)) {
           plan.deliveries.push({ endpointId: endpoint.id, messageId: id, emailId: email.id });
@@ -64,17 +79,24 @@ export function startWebhookPump(deps: PumpDeps): WebhookPump {
   async function dispatchAll(endpoints: EndpointRef[]): Promise<void> {
     await Promise.all(
       endpoints.map((e) =>
-        deps.dispatch(e).catch((err) => deps.logger.warn({ err, endpointId: e.endpointId, tenantId: e.tenantId }, 'webhook dispatcher not woken; the sweep will try again')),
+        deps
+          .dispatch(e)
+          .catch((err) =>
+            deps.logger.warn(
+              { err, endpointId: e.endpointId, tenantId: e.tenantId },
+              'webhook dispatcher not woken; the sweep will try again',
+            ),
+          ),
       ),
     );
   }
 
   async function runOnce(): Promise<number> {
-    const { taken, endpoints } = await deps.store.fanOut(batchSize, (batch) => planFanOut(batch, deps.delayedEveryMs));
+    const { taken, endpoints } = await deps.store.fanOut(batchSize, (batch) => planFanOut(batch, deps.delayedEveryMs), deps.tenantIds);
     await dispatchAll(endpoints);
     if (Date.now() - lastSweep >= sweepIntervalMs) {
       lastSweep = Date.now();
-      await dispatchAll(await deps.store.endpointsToDispatch(deps.staleAfterMs));
+      await dispatchAll(await deps.store.endpointsToDispatch(deps.staleAfterMs, deps.tenantIds));
     }
     return taken;
   }

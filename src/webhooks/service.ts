@@ -37,7 +37,14 @@ const DELIVERY_ID = /^[1-9][0-9]{0,17}$/;
 
 const defaultResolve = async (host: string) => (await dns.lookup(host, { all: true })).map((a) => a.address);
 
-export function createWebhookService({ store, dispatch, targets, maxEndpointsPerTenant, logger, resolve = defaultResolve }: WebhookServiceDeps) {
+export function createWebhookService({
+  store,
+  dispatch,
+  targets,
+  maxEndpointsPerTenant,
+  logger,
+  resolve = defaultResolve,
+}: WebhookServiceDeps) {
   async function endpointOf(tenantId: string, id: string): Promise<EndpointRow> {
     const endpoint = ENDPOINT_ID.test(id) ? await store.getEndpoint(tenantId, id) : undefined;
     if (!endpoint) throw notFound();
@@ -60,9 +67,13 @@ export function createWebhookService({ store, dispatch, targets, maxEndpointsPer
     const addresses = await resolve(host).catch(() => [] as string[]);
     const refused = addresses.find((a) => !isAllowedAddress(a, targets));
     if (refused) {
-      throw new DeliveryError('webhook-target-refused', `The webhook URL's host resolves to ${refused}, a private, loopback or link-local address`, {
-        detail: 'set WEBHOOK_ALLOW_PRIVATE_TARGETS=true (operator) to allow targets inside the network',
-      });
+      throw new DeliveryError(
+        'webhook-target-refused',
+        `The webhook URL's host resolves to ${refused}, a private, loopback or link-local address`,
+        {
+          detail: 'set WEBHOOK_ALLOW_PRIVATE_TARGETS=true (operator) to allow targets inside the network',
+        },
+      );
     }
     return verdict.url.toString();
   }
@@ -135,7 +146,11 @@ export function createWebhookService({ store, dispatch, targets, maxEndpointsPer
       return { deliveryId, messageId };
     },
 
-    async deliveries(tenantId: string, id: string, options: { status?: DeliveryRow['status']; limit: number; before?: string }): Promise<DeliveryRow[]> {
+    async deliveries(
+      tenantId: string,
+      id: string,
+      options: { status?: DeliveryRow['status']; limit: number; before?: string },
+    ): Promise<DeliveryRow[]> {
       const endpoint = await endpointOf(tenantId, id);
       return store.listDeliveries(endpoint.id, options);
     },

@@ -32,7 +32,9 @@ const HISTORY_EVENTS = 10_000;
 export async function deliverWebhooks(input: WebhookDispatchInput): Promise<void> {
   const { endpointId, policy } = input;
   const lanes = new WebhookLanes(policy.concurrency, Math.max(50, policy.concurrency * 10));
-  const { claimWebhookDeliveries, webhookGaveUp } = proxyLocalActivities<Pick<WebhookActivities, 'claimWebhookDeliveries' | 'webhookGaveUp'>>({
+  const { claimWebhookDeliveries, webhookGaveUp } = proxyLocalActivities<
+    Pick<WebhookActivities, 'claimWebhookDeliveries' | 'webhookGaveUp'>
+  >({
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
@@ -62,7 +64,8 @@ export async function deliverWebhooks(input: WebhookDispatchInput): Promise<void
       await deliverWebhook(delivery.id);
     } catch (err) {
       if (isCancellation(err)) return;
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === WEBHOOK_ENDPOINT_DISABLED) stopped = true;
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === WEBHOOK_ENDPOINT_DISABLED)
+        stopped = true;
       else await webhookGaveUp(delivery.id, failureMessage(err));
     } finally {
       lanes.finish(delivery);

@@ -174,6 +174,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     metrics,
     workflowBundle: await workflowBundle(),
   });
+  const tenantId = `test-${randomUUID().slice(0, 8)}`;
   const workers: Worker[] = [worker];
   let webhookPump: WebhookPump | undefined;
   const poster = createWebhookPoster({ policy: options.webhooks?.targets ?? { allowHttp: true, allowPrivateTargets: true }, lookup: options.webhooks?.lookup });
@@ -198,11 +199,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       pollIntervalMs: 100,
       delayedEveryMs: options.webhooks.delayedEveryMs ?? 60_000,
       staleAfterMs: webhookPolicy.maximumIntervalMs + 60_000,
+      // Test files share one database, each with task queues of its own: a pump serves its file's tenant.
+      tenantIds: [tenantId],
     });
   }
   const running = Promise.all(workers.map((w) => w.run()));
 
-  const tenantId = `test-${randomUUID().slice(0, 8)}`;
   await createTenantStore(sql).create({ id: tenantId, name: 'integration tests', anySendingDomain: true, ratePerSecond: 100_000, burst: 100_000 });
   const { key: apiKey } = await createTenantAdmin(sql).createKey(tenantId, [...KEY_SCOPES], 'integration tests');
 

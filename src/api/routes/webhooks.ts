@@ -21,7 +21,14 @@ const IdParam = z.object({ id: z.string() });
 const scope = requireScope('webhooks');
 /** An action on one endpoint: POST with no body to speak of. */
 const action = <R extends RouteConfig['responses']>(path: string, summary: string, responses: R) =>
-  createRoute({ method: 'post', path, summary, middleware: [scope, limitBody(SMALL_BODY_BYTES), emptyBodyIsObject], request: { params: IdParam }, responses });
+  createRoute({
+    method: 'post',
+    path,
+    summary,
+    middleware: [scope, limitBody(SMALL_BODY_BYTES), emptyBodyIsObject],
+    request: { params: IdParam },
+    responses,
+  });
 
 export function webhookRoutes({ webhooks }: ApiDeps) {
   const create = createRoute({
@@ -37,7 +44,13 @@ export function webhookRoutes({ webhooks }: ApiDeps) {
       422: problem('URL not allowed (https only; no private, loopback or link-local target)'),
     },
   });
-  const list = createRoute({ method: 'get', path: '/', summary: 'The endpoints of this tenant', middleware: scope, responses: { 200: json(WebhookListSchema, 'Endpoints') } });
+  const list = createRoute({
+    method: 'get',
+    path: '/',
+    summary: 'The endpoints of this tenant',
+    middleware: scope,
+    responses: { 200: json(WebhookListSchema, 'Endpoints') },
+  });
   const show = createRoute({
     method: 'get',
     path: '/{id}',
@@ -54,9 +67,18 @@ export function webhookRoutes({ webhooks }: ApiDeps) {
     request: { params: IdParam },
     responses: { 204: { description: 'Deleted' }, 404: problem('No such endpoint') },
   });
-  const rotate = action('/{id}/rotate-secret', 'A new secret; the previous one signs beside it for 24 h', { 200: json(WebhookWithSecretSchema, 'Rotated'), 404: problem('No such endpoint') });
-  const enable = action('/{id}/enable', 'Enable a disabled endpoint; its pending deliveries go out', { 200: json(WebhookSchema, 'Enabled'), 404: problem('No such endpoint') });
-  const test = action('/{id}/test', 'Send a signed webhook.test event to this endpoint', { 202: json(TestEventAnswerSchema, 'Queued'), 404: problem('No such endpoint') });
+  const rotate = action('/{id}/rotate-secret', 'A new secret; the previous one signs beside it for 24 h', {
+    200: json(WebhookWithSecretSchema, 'Rotated'),
+    404: problem('No such endpoint'),
+  });
+  const enable = action('/{id}/enable', 'Enable a disabled endpoint; its pending deliveries go out', {
+    200: json(WebhookSchema, 'Enabled'),
+    404: problem('No such endpoint'),
+  });
+  const test = action('/{id}/test', 'Send a signed webhook.test event to this endpoint', {
+    202: json(TestEventAnswerSchema, 'Queued'),
+    404: problem('No such endpoint'),
+  });
   const deliveries = createRoute({
     method: 'get',
     path: '/{id}/deliveries',

@@ -11,7 +11,10 @@ export const CreateWebhookSchema = z
       .string()
       .max(MAX_WEBHOOK_URL_LENGTH)
       .refine((s) => URL.canParse(s), 'must be an absolute URL'),
-    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).max(WEBHOOK_EVENT_TYPES.length * 2),
+    events: z
+      .array(z.enum(WEBHOOK_EVENT_TYPES))
+      .min(1)
+      .max(WEBHOOK_EVENT_TYPES.length * 2),
     description: z.string().max(200).optional(),
   })
   .strict()
@@ -67,6 +70,8 @@ export const WebhookDeliverySchema = z
   })
   .openapi('WebhookDelivery');
 
-export const WebhookDeliveryListSchema = z.object({ data: z.array(WebhookDeliverySchema), nextCursor: z.string().nullable() }).openapi('WebhookDeliveryList');
+export const WebhookDeliveryListSchema = z
+  .object({ data: z.array(WebhookDeliverySchema), nextCursor: z.string().nullable() })
+  .openapi('WebhookDeliveryList');
 export const TestEventAnswerSchema = z.object({ deliveryId: z.string(), webhookId: z.string() }).openapi('WebhookTestAnswer');
 export const ResendAnswerSchema = z.object({ id: z.string(), status: z.literal('pending') }).openapi('WebhookResendAnswer');
