@@ -102,6 +102,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
   async function refOf(tenantId: string, id: string): Promise<EmailRef> {
     const ref = EMAIL_ID.test(id) ? await emails.findRef(tenantId, id) : undefined;
     if (!ref) throw new DeliveryError('not-found', 'Email not found');
+    addToLogContext({ emailId: ref.id, workflowId: ref.workflowId });
     return ref;
   }
 
@@ -187,6 +188,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     async get(tenantId: string, id: string) {
       const found = EMAIL_ID.test(id) ? await emails.find(tenantId, id) : undefined;
       if (!found) throw new DeliveryError('not-found', 'Email not found');
+      addToLogContext({ emailId: found.email.id, workflowId: found.email.workflowId });
       return found;
     },
 

@@ -14,7 +14,8 @@ const sink = new Writable({
     done();
   },
 });
-const logger = createLogger('info', 'herald-test', { format: 'json', destination: sink });
+// Debug: the SDK logs a workflow's start at that level, through the workflow's own logger.
+const logger = createLogger('debug', 'herald-test', { format: 'json', destination: sink });
 let h: Harness;
 
 beforeAll(async () => {
@@ -36,7 +37,8 @@ test("a request id is followed from the API's lines into the worker's, with the 
   await h.waitForStatus(id, ['sent']);
 
   const workflowId = `email-${id}`;
-  const ofRequest = await waitForLines((l) => l.requestId === requestId && l.msg === 'SMTP attempt');
+  await waitForLines((l) => l.requestId === requestId && l.msg === 'SMTP attempt');
+  const ofRequest = await waitForLines((l) => l.requestId === requestId && l.msg === 'Workflow completed');
   const accepted = ofRequest.find((l) => l.msg === 'email accepted');
   expect(accepted).toMatchObject({ level: 30, name: 'herald-test', emailId: id, tenantId: h.tenantId, workflowId });
   expect(ofRequest.find((l) => l.msg === 'request')).toMatchObject({
@@ -57,8 +59,13 @@ test("a request id is followed from the API's lines into the worker's, with the 
     outcome: 'sent',
     smtpCode: 250,
   });
-  // Every line about this email names it, its tenant and its workflow.
-  const aboutEmail = lines.filter((l) => l.emailId === id || l.workflowId === workflowId || JSON.stringify(l).includes(id));
+  // The workflow's own lines (from the workflow logger, inside the sandbox) carry it too; the SDK's
+  // "Workflow started" comes before the start's header is read, and names the email and tenant.
+  expect(ofRequest.find((l) => l.msg === 'Workflow completed')).toMatchObject({ workflowId, workflowType: 'deliverEmail', emailId: id, tenantId: h.tenantId });
+  expect(lines.find((l) => l.msg === 'Workflow started' && l.workflowId === workflowId)).toMatchObject({ emailId: id, tenantId: h.tenantId });
+  // Every line about this email names it, its tenant and its workflow (the SDK's debug "Activity
+  // started", logged before the activity's header is read, has the workflow id alone).
+  const aboutEmail = lines.filter((l) => (l.emailId === id || l.workflowId === workflowId || JSON.stringify(l).includes(id)) && l.msg !== 'Activity started');
   expect(aboutEmail.map((l) => l.msg)).toEqual(expect.arrayContaining(['email accepted', 'request', 'SMTP attempt']));
   for (const line of aboutEmail) expect(line).toMatchObject({ emailId: id, tenantId: h.tenantId, workflowId });
   // One format: pino's JSON, a time, a level and a message on every line.
