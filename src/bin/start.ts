@@ -78,9 +78,7 @@ async function main() {
     stops.push(() => api.stop());
 
     const { allowHttp, allowPrivateTargets } = config.webhooks.targets;
-    const webhookTargets = [allowHttp ? 'http' : '', allowPrivateTargets ? 'loopback and private addresses' : '']
-      .filter(Boolean)
-      .join(' and ');
+    const webhookTargets = [allowHttp ? 'http URLs' : '', allowPrivateTargets ? 'loopback and private addresses' : ''].filter(Boolean).join(', ');
     const banner = [
       'Herald is running',
       `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
@@ -94,7 +92,7 @@ async function main() {
         : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
       `  Metrics:          ${telemetry.server.url}   (API, worker and Temporal worker metrics)`,
       webhookTargets
-        ? `  Webhooks:         may target ${webhookTargets} (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false to refuse)`
+        ? `  Webhooks:         ${webhookTargets} allowed (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false refuse them)`
         : '  Webhooks:         https and public hosts only',
       'Ctrl-C stops everything.',
     ].filter((l) => l !== '');
@@ -113,7 +111,7 @@ async function main() {
         'Herald is running',
       );
       if (webhookTargets)
-        logger.warn({ webhookTargets: config.webhooks.targets }, `webhooks may target ${webhookTargets} (development stack)`);
+        logger.warn({ webhookTargets: config.webhooks.targets }, `webhooks: ${webhookTargets} allowed (development stack)`);
     }
     await worker.done;
   } catch (err) {

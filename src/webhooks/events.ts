@@ -104,7 +104,8 @@ function emailData(email: EmailSnapshot, status: string) {
  * - email.delivery_delayed: an attempt that leaves the email retrying; the first one of an email,
  *   then at most one per `delayedEveryMs`.
  * - recipient.rejected: each recipient an attempt refused for good (its SMTP code and reply), once.
- * - recipient.suppressed: each recipient whose outcome is `suppressed` when the email is accepted, once.
+ * - recipient.suppressed: each recipient whose outcome is `suppressed` (a suppression list): named by a
+ *   `recipients.suppressed` entry (`data.addresses`), or suppressed already when the email is accepted; once.
  */
 export function webhookEventsOf(
   entry: TimelineEntry,
@@ -124,6 +125,10 @@ export function webhookEventsOf(
   if (entry.type === 'email.accepted') {
     // Recipients refused before any attempt (a suppression list) have that outcome from the start.
     return [event('email.accepted'), ...recipientEvents('recipient.suppressed', (r) => r.status === 'suppressed')];
+  }
+  if (entry.type === 'recipients.suppressed') {
+    const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
+    return recipientEvents('recipient.suppressed', (r) => r.status === 'suppressed' && named.has(r.address));
   }
   if (entry.type.startsWith('attempt.')) {
     // Refused at RCPT (listed in the entry), or with the whole message by a permanent reply.

@@ -124,16 +124,23 @@ test('recipient.rejected: each recipient refused for good (at RCPT, or with the 
   expect(permanent.map((e) => (e.payload.data.recipient as { address: string }).address)).toEqual(['a@example.org', 'c@example.org']);
 });
 
-test('recipient.suppressed: a recipient whose outcome is suppressed when the email is accepted', () => {
+test('recipient.suppressed: each recipient a recipients.suppressed entry names, or suppressed when accepted; once', () => {
   const snapshot = email([
     { address: 'a@example.org', status: 'pending' },
-    { address: 'blocked@example.org', status: 'suppressed', smtpCode: null, smtpResponse: null },
+    { address: 'blocked@example.org', status: 'suppressed', smtpCode: null, smtpResponse: 'suppressed: bounce 550 5.1.1' },
   ]);
-  const events = webhookEventsOf(entry(1, 'email.accepted', { status: 'queued' }), snapshot, fresh(), HOUR);
-  expect(events.map((e) => [e.type, (e.payload.data.recipient as { address?: string } | undefined)?.address])).toEqual([
+  const accepted = webhookEventsOf(entry(1, 'email.accepted', { status: 'queued' }), snapshot, fresh(), HOUR);
+  expect(accepted.map((e) => [e.type, (e.payload.data.recipient as { address?: string } | undefined)?.address])).toEqual([
     ['email.accepted', undefined],
     ['recipient.suppressed', 'blocked@example.org'],
   ]);
+  // The suppression list checked at the send (the way the suppression branch records it).
+  const suppressed = entry(2, 'recipients.suppressed', { addresses: ['blocked@example.org'] });
+  const events = webhookEventsOf(suppressed, snapshot, fresh(), HOUR);
+  expect(events.map((e) => e.payload.data.recipient)).toEqual([
+    { address: 'blocked@example.org', kind: 'to', status: 'suppressed', smtpCode: null, smtpResponse: 'suppressed: bounce 550 5.1.1' },
+  ]);
+  expect(webhookEventsOf(suppressed, snapshot, withEvents(fresh(), suppressed, events), HOUR)).toEqual([]);
 });
 
 test('the fan-out: each event to the endpoints of its tenant that subscribed to it, in the order of the entries', () => {
