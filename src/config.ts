@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import path from 'node:path';
-import type { DeliveryPolicy } from './shared';
+import type { DeliveryPolicy, WebhookPolicy } from './shared';
+import type { WebhookTargetPolicy } from './webhooks/url-rule';
 
 // Environment is parsed once, at boot, into this typed object. Nothing else reads process.env.
 
 const duration = (fallbackMs: number) => z.coerce.number().int().positive().default(fallbackMs);
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /** Where `npm start` listens for SMTP submission when SMTP_SUBMISSION_PORT is unset (587 is production's). */
 export const DEV_SMTP_SUBMISSION_PORT = 2587;
@@ -66,6 +70,28 @@ const EnvSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().positive().default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto: readable on a terminal, JSON lines elsewhere. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  // Prometheus: /metrics of the API process and of the worker process (npm start: one, on METRICS_PORT).
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: port(9464),
+  WORKER_METRICS_PORT: port(9465),
+  /** Core's own exporter (merged into the worker's /metrics); unset: a free loopback port. */
+  TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  // Webhooks. Unset, the two target flags are false, except under `npm start` (development).
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: flag.optional(),
+  WEBHOOK_ALLOW_HTTP: flag.optional(),
+  WEBHOOK_TIMEOUT_MS: duration(10 * SECOND),
+  WEBHOOK_RETRY_INITIAL_INTERVAL_MS: duration(10 * SECOND),
+  WEBHOOK_RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
+  WEBHOOK_RETRY_MAX_INTERVAL_MS: duration(HOUR),
+  WEBHOOK_RETRY_GIVE_UP_AFTER_MS: duration(72 * HOUR),
+  WEBHOOK_DISABLE_AFTER_MS: duration(5 * DAY),
+  WEBHOOK_DELAYED_EVERY_MS: duration(HOUR),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().positive().max(100).default(10),
+  WEBHOOK_POLL_INTERVAL_MS: duration(SECOND),
+  WEBHOOK_MAX_ENDPOINTS_PER_TENANT: z.coerce.number().int().positive().default(20),
+  WORKER_MAX_CONCURRENT_WEBHOOK_ACTIVITIES: z.coerce.number().int().positive().default(100),
 });
 
 export type Config = ReturnType<typeof parseConfig>;
@@ -99,6 +125,17 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     maximumIntervalMs: e.RETRY_MAX_INTERVAL_MS,
     giveUpAfterMs: e.RETRY_GIVE_UP_AFTER_MS,
     attemptTimeoutMs: e.SMTP_ATTEMPT_TIMEOUT_MS,
+  };
+  if (e.WEBHOOK_RETRY_MAX_INTERVAL_MS < e.WEBHOOK_RETRY_INITIAL_INTERVAL_MS) {
+    throw new Error('Invalid configuration: WEBHOOK_RETRY_MAX_INTERVAL_MS must be at least WEBHOOK_RETRY_INITIAL_INTERVAL_MS');
+  }
+  const webhookPolicy: WebhookPolicy = {
+    initialIntervalMs: e.WEBHOOK_RETRY_INITIAL_INTERVAL_MS,
+    backoffCoefficient: e.WEBHOOK_RETRY_BACKOFF_COEFFICIENT,
+    maximumIntervalMs: e.WEBHOOK_RETRY_MAX_INTERVAL_MS,
+    giveUpAfterMs: e.WEBHOOK_RETRY_GIVE_UP_AFTER_MS,
+    timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    concurrency: e.WEBHOOK_CONCURRENCY,
   };
   const embeddedPostgresMode: EmbeddedPostgresMode =
     e.DATABASE_URL === 'embedded' ? 'always' : e.DATABASE_URL ? 'never' : 'when-nothing-answers';
@@ -137,5 +174,24 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    metrics: { host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT, temporalPort: e.TEMPORAL_METRICS_PORT },
+    webhooks: {
+      targets: { allowHttp: e.WEBHOOK_ALLOW_HTTP ?? false, allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? false } as WebhookTargetPolicy,
+      /** What the operator set; `npm start` allows what is left unset (developmentTargets). */
+      explicitTargets: { allowHttp: e.WEBHOOK_ALLOW_HTTP, allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS },
+      policy: webhookPolicy,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+      delayedEveryMs: e.WEBHOOK_DELAYED_EVERY_MS,
+      pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+      maxEndpointsPerTenant: e.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_WEBHOOK_ACTIVITIES,
+    },
   };
+}
+
+/** `npm start` (development) allows http and private targets unless the operator said otherwise. */
+export function developmentTargets(config: Config): WebhookTargetPolicy {
+  const { allowHttp, allowPrivateTargets } = config.webhooks.explicitTargets;
+  return { allowHttp: allowHttp ?? true, allowPrivateTargets: allowPrivateTargets ?? true };
 }

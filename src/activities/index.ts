@@ -2,8 +2,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
 import { isDataRefusal } from '../db/errors';
-import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
+import { createLifecycleStore, type EmailChange, type OnEnded } from '../db/lifecycle';
+import { createMetrics, type Metrics } from '../metrics';
 import type { TransportRegistry } from '../smtp/transports';
+import { gatewayName } from '../smtp/redact';
 import { STATUS_WRITE_REFUSED, toStorable, type EmailStatus } from '../shared';
 import { createSendEmail } from './send-email';
 
@@ -12,6 +14,8 @@ export interface ActivityDeps {
   transports: TransportRegistry;
   /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
   gatewayUrl: string;
+  /** The process's metrics (a registry of their own when left out). */
+  metrics?: Metrics;
 }
 
 /**
@@ -33,21 +37,22 @@ async function statusWrite<T>(what: string, write: () => Promise<T>): Promise<T>
 }
 
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
+export function createActivities({ sql, transports, gatewayUrl, metrics = createMetrics() }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
+  const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, gatewayName(gatewayUrl), e.status, e.dueAt);
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl, metrics }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await statusWrite(`${change.event} write`, () => lifecycle.recordChange(emailId, change));
     },
     /** Ends the email cancelled, unless the gateway already has it; returns its final status. */
     async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return statusWrite('cancellation', () => lifecycle.cancel(emailId, actor, reason));
+      return statusWrite('cancellation', () => lifecycle.cancel(emailId, actor, reason, onEnded));
     },
     /** Ends an email whose delivery gave up or was refused; returns its final status. */
     async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
-      return statusWrite('final status', () => lifecycle.endDelivery(emailId, reason));
+      return statusWrite('final status', () => lifecycle.endDelivery(emailId, reason, onEnded));
     },
   };
 }

@@ -13,19 +13,22 @@ import {
 } from '../shared';
 import type { AttemptStore, RecipientUpdate, SendableEmail } from '../db/attempts';
 import type { LifecycleStore } from '../db/lifecycle';
+import type { Metrics } from '../metrics';
 import type { TransportRegistry } from '../smtp/transports';
 import { classifySmtpError, recipientRepliesOf, type SmtpFailure } from '../smtp/classify';
 import { messageFor, trackedMessageStream } from '../smtp/message';
-import { redactOutcome } from '../smtp/redact';
+import { gatewayName, redactOutcome } from '../smtp/redact';
 
 export interface SendDeps {
   attempts: AttemptStore;
   lifecycle: Pick<LifecycleStore, 'closeWithKnownOutcome'>;
   transports: TransportRegistry;
   gatewayUrl: string;
+  metrics: Metrics;
 }
 
 type Recipients = SendableEmail['recipients'];
+type AttemptRecord = Omit<Parameters<AttemptStore['recordAttempt']>[0], 'emailId'>;
 
 /** The recipients with this attempt's outcomes applied. */
 function applyUpdates(recipients: Recipients, updates: RecipientUpdate[]): Recipients {
@@ -49,7 +52,18 @@ function notSendable(message: string): ApplicationFailure {
  * recipients that the gateway has not accepted or refused for good in an earlier attempt, which
  * is the duplicate guard: the outcome is recorded first thing after the gateway answers.
  */
-export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }: SendDeps) {
+export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl, metrics }: SendDeps) {
+  const gateway = gatewayName(gatewayUrl);
+  const onEnded = (e: { tenantId: string; status: 'sent' | 'failed' | 'cancelled'; dueAt: Date }) => metrics.emailEnded(e.tenantId, gateway, e.status, e.dueAt);
+  /** Records an attempt; counts it, and the email when the attempt ended it. */
+  async function record(email: SendableEmail, args: AttemptRecord): Promise<void> {
+    const applied = await attempts.recordAttempt({ emailId: email.id, ...args });
+    const { outcome, smtpCode } = args.result;
+    metrics.smtpAttempt(gateway, outcome, smtpCode);
+    Context.current().log.info('SMTP attempt', { outcome, smtpCode: smtpCode ?? null, status: args.status, late: !applied });
+    if (applied && (args.status === 'sent' || args.status === 'failed')) onEnded({ tenantId: email.tenantId, status: args.status, dueAt: email.dueAt });
+  }
+
   return async function sendEmail(emailId: string): Promise<SendOutcome> {
     const email = await attempts.loadForSend(emailId);
     if (!email) throw notSendable(`email ${emailId} not found`);
@@ -58,10 +72,11 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     if (unsent.length === 0) {
       // The duplicate guard: nothing left to send. Make sure the status says so.
       const outcome = outcomeOf(email.recipients, true);
-      if (email.status !== 'sent') await lifecycle.closeWithKnownOutcome(emailId, outcome.status);
+      if (email.status !== 'sent') await lifecycle.closeWithKnownOutcome(emailId, outcome.status, onEnded);
       return outcome;
     }
 
+    if (!email.attempted) metrics.firstAttempt(gateway, email.dueAt);
     const attemptId = await attempts.beginAttempt(emailId);
     const message = await messageFor(email);
     const tracked = trackedMessageStream(message.raw);
@@ -80,7 +95,7 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     } catch (error) {
       ctx.log.warn('SMTP attempt failed', { emailId, error: String(error) });
       const failure = classifySmtpError(redactOutcome(error, gatewayUrl), tracked.dataPhaseSent());
-      await recordFailure(attempts, email, attemptId, failure);
+      await recordFailure(record, email, attemptId, failure);
       throw ApplicationFailure.create({
         type: FAILURE_TYPE_OF[failure.kind],
         message: failure.smtpResponse ?? failure.message,
@@ -100,8 +115,7 @@ export function createSendEmail({ attempts, lifecycle, transports, gatewayUrl }:
     ];
     const recipients = applyUpdates(email.recipients, updates);
     const deferred = replies.filter((r) => !r.permanent);
-    await attempts.recordAttempt({
-      emailId,
+    await record(email, {
       attemptId,
       status: statusOfRecipients(recipients.map((r) => r.status)),
       recipients: updates,
@@ -124,7 +138,7 @@ function codeOf(response: string | undefined): number | undefined {
 }
 
 /** Records a failed attempt; a permanent refusal of the whole message refuses every unsent recipient. */
-async function recordFailure(attempts: AttemptStore, email: SendableEmail, attemptId: string, failure: SmtpFailure): Promise<void> {
+async function recordFailure(record: (email: SendableEmail, args: AttemptRecord) => Promise<void>, email: SendableEmail, attemptId: string, failure: SmtpFailure): Promise<void> {
   const permanent = !isRetryable(failure.kind);
   const updates: RecipientUpdate[] = failure.recipientReplies.map((r) => ({ ...r, status: r.permanent ? 'rejected' : 'deferred' }));
   if (permanent) {
@@ -134,8 +148,7 @@ async function recordFailure(attempts: AttemptStore, email: SendableEmail, attem
     }
   }
   const outcomes = applyUpdates(email.recipients, updates).map((r) => (permanent ? outcomeWhenEnded(r.status) : r.status));
-  await attempts.recordAttempt({
-    emailId: email.id,
+  await record(email, {
     attemptId,
     status: statusOfRecipients(outcomes),
     recipients: updates,

@@ -6,6 +6,8 @@ import { emailActionRoutes } from './routes/email-actions';
 import { healthRoutes } from './routes/health';
 import { docsRoutes } from './routes/docs';
 import { authenticate } from './auth';
+import { webhookRoutes } from './routes/webhooks';
+import { requestTelemetry } from './telemetry';
 import { API_KEY_SCHEME } from './schemas/responses';
 
 /** The OpenAPI document's header; its paths and schemas come from the routes' own zod schemas. */
@@ -22,10 +24,12 @@ const DOCUMENT = {
 /** The HTTP API: one module per resource, one error shape. */
 export function createApp(deps: ApiDeps) {
   const app = createRouter();
+  app.use('*', requestTelemetry(deps.metrics, deps.logger));
   app.use('/v1/*', authenticate(deps.tenants));
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));
+  app.route('/v1/webhooks', webhookRoutes(deps));
   app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
     type: 'http',
     scheme: 'bearer',

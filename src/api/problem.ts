@@ -96,6 +96,8 @@ const DELIVERY_ERROR_STATUS: Record<DeliveryErrorCode, ContentfulStatusCode> = {
   'sender-not-allowed': 403,
   'quota-exceeded': 429,
   'temporal-unavailable': 503,
+  'webhook-target-refused': 422,
+  'webhook-limit-reached': 409,
 };
 
 /** The answer to any error a handler throws: a Problem as it is, a refusal of the service, or 500. */

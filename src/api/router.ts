@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import type { ApiEnv } from './deps';
@@ -60,3 +60,10 @@ export const boundJsonShape: MiddlewareHandler = async (c, next) => {
 export function jsonBody(maxBytes: number, options: { optional?: boolean } = {}): MiddlewareHandler[] {
   return [limitBody(maxBytes), ...(options.optional ? [emptyBodyIsObject] : []), boundJsonShape];
 }
+
+/** The request body of a route whose body may be left out (with jsonBody(..., { optional: true })). */
+export const optionalJson = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  description: 'JSON; an empty body counts as {}',
+  content: { 'application/json': { schema } },
+});

@@ -4,11 +4,16 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
 import { startSubmissionServer, type RunningSubmission } from '../submission/server';
+import { createWebhookStore } from '../db/webhooks';
+import { clientInterceptors } from '../telemetry/interceptors';
+import { createWebhookService } from '../webhooks/service';
+import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -24,20 +29,28 @@ export interface RunningApi {
  * lives here because it is an intake like the API (keys, tenants, the accept path), scales with
  * it and is reached where the API is; workers take no connections from clients.
  */
-export async function startApiServer(config: Config, temporalAddress: string, logger: Logger): Promise<RunningApi> {
+export async function startApiServer(config: Config, temporalAddress: string, logger: Logger, metrics: Metrics): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   const deliveries = createDeliveryService({
     sql,
     workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
     logger,
+    metrics,
   });
   const tenants = createTenantStore(sql);
   const app = createApp({
     deliveries,
+    webhooks: createWebhookService({
+      store: createWebhookStore(sql),
+      dispatch: createWebhookDispatch(client, webhookTaskQueue(config.temporal.taskQueue), config.webhooks.policy),
+      targets: config.webhooks.targets,
+      maxEndpointsPerTenant: config.webhooks.maxEndpointsPerTenant,
+      logger,
+    }),
     tenants,
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([
@@ -49,6 +62,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
     maxMessageBytes: config.maxMessageBytes,
     maxConcurrentLargeRequests: config.maxConcurrentLargeRequests,
     logger,
+    metrics,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));

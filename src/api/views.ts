@@ -1,4 +1,5 @@
 import type { AttemptRow, EmailRow, EventRow, ListedEmailRow, RecipientRow } from '../db/emails';
+import type { DeliveryRow, EndpointRow } from '../db/webhooks';
 
 // The public JSON shapes, from the rows PostgreSQL gives back.
 
@@ -51,4 +52,40 @@ export function toListItemView(e: ListedEmailRow) {
 /** One entry of GET /v1/emails/:id/events. */
 export function toEventView(e: EventRow) {
   return { id: e.id, type: e.type, at: iso(e.at), actor: e.actor, data: e.data };
+}
+
+/** One webhook endpoint (never its secret, which is shown once, at creation and rotation). */
+export function toWebhookView(e: EndpointRow) {
+  return {
+    id: e.id,
+    url: e.url,
+    events: e.events,
+    description: e.description,
+    enabled: e.disabledAt === null,
+    disabledAt: iso(e.disabledAt),
+    disabledReason: e.disabledReason,
+    failingSince: iso(e.failingSince),
+    lastError: e.lastError,
+    previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+/** One delivery of a webhook event to an endpoint. */
+export function toWebhookDeliveryView(d: DeliveryRow) {
+  return {
+    id: d.id,
+    webhookId: d.messageId,
+    type: d.type,
+    emailId: d.emailId,
+    status: d.status,
+    attempts: d.attempts,
+    lastAttemptAt: iso(d.lastAttemptAt),
+    responseStatus: d.responseStatus,
+    responseBody: d.responseBody,
+    lastError: d.lastError,
+    deliveredAt: iso(d.deliveredAt),
+    createdAt: iso(d.createdAt),
+  };
 }

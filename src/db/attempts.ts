@@ -9,6 +9,10 @@ export interface SendableEmail extends EmailMessage {
   tenantId: string;
   status: EmailStatus;
   recipients: Array<{ address: string; status: RecipientOutcome }>;
+  /** When it was accepted, or its sendAt (metrics: accept-to-attempt and accept-to-sent). */
+  dueAt: Date;
+  /** An attempt was made before (this one is not the first). */
+  attempted: boolean;
 }
 
 export type AttemptOutcome = 'sent' | 'partial' | 'transient' | 'permanent' | 'uncertain';
@@ -36,9 +40,23 @@ export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
       const [email] = await sql<
-        Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address }; mailFrom: string | null; message: Buffer | null }>
+        Array<{
+          id: string;
+          tenantId: string;
+          status: EmailStatus;
+          messageId: string;
+          fromAddress: string;
+          subject: string;
+          content: EmailContent & { from?: Address };
+          mailFrom: string | null;
+          message: Buffer | null;
+          dueAt: Date;
+          attempted: boolean;
+        }>
       >`
-        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, m.mail_from, m.message
+        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, m.mail_from, m.message,
+          coalesce(e.send_at, e.created_at) as due_at,
+          exists (select 1 from delivery_attempts a where a.email_id = e.id) as attempted
         from emails e left join email_raw_messages m on m.email_id = e.id
         where e.id = ${emailId}`;
       if (!email) return undefined;
@@ -59,6 +77,8 @@ export function createAttemptStore(sql: Sql) {
         recipients: [...recipients],
         attachments: [...attachments],
         ...(email.message && email.mailFrom !== null ? { submitted: { message: email.message, mailFrom: email.mailFrom } } : {}),
+        dueAt: email.dueAt,
+        attempted: email.attempted,
       };
     },
 
@@ -83,7 +103,8 @@ export function createAttemptStore(sql: Sql) {
     /**
      * Records what one attempt produced, all in one transaction: the attempt, each recipient's
      * outcome, the email status and an event. This is the first thing done after the gateway
-     * answers, so a retried attempt finds it before sending again.
+     * answers, so a retried attempt finds it before sending again. Returns false when the attempt
+     * was late (a later attempt had closed it) and so left the status alone.
      */
     async recordAttempt(args: {
       emailId: string;
@@ -92,7 +113,7 @@ export function createAttemptStore(sql: Sql) {
       recipients: RecipientUpdate[];
       status: EmailStatus;
       lastError?: string;
-    }): Promise<void> {
+    }): Promise<boolean> {
       const { emailId, attemptId, status } = args;
       // Replies and errors come from the gateway: a NUL or a broken surrogate in them must not
       // make the record of what the gateway did fail (and the attempt be sent again).
@@ -100,7 +121,7 @@ export function createAttemptStore(sql: Sql) {
       const result = { ...args.result, smtpResponse: text(args.result.smtpResponse), errorMessage: text(args.result.errorMessage) };
       const recipients = args.recipients.map((r) => ({ ...r, smtpResponse: text(r.smtpResponse) }));
       const lastError = text(args.lastError);
-      await sql.begin(async (tx) => {
+      return sql.begin(async (tx) => {
         const closed = await tx`
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
@@ -146,7 +167,8 @@ export function createAttemptStore(sql: Sql) {
           await tx`insert into email_events (email_id, type, actor, data)
             values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: lastError ?? null })})`;
         }
-      });
+        return !late;
+      }) as Promise<boolean>;
     },
   };
 }

@@ -13,6 +13,14 @@ export interface EmailChange {
   data?: Record<string, unknown>;
 }
 
+/** An email that a write has just ended (for metrics), with when it was due (accepted, or its sendAt). */
+export interface EmailEnded {
+  tenantId: string;
+  status: 'sent' | 'failed' | 'cancelled';
+  dueAt: Date;
+}
+export type OnEnded = (ended: EmailEnded) => void;
+
 export function createLifecycleStore(sql: Sql) {
   return {
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
@@ -30,17 +38,23 @@ export function createLifecycleStore(sql: Sql) {
       });
     },
 
-    /** Cancels unless the email has already reached a terminal status; returns the status it ends in. */
-    async cancel(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return sql.begin(async (tx) => {
-        const [email] = await tx<Array<{ status: EmailStatus }>>`select status from emails where id = ${emailId} for update`;
-        if (!email) return 'cancelled';
-        if (isTerminal(email.status)) return email.status;
+    /**
+     * Cancels unless the email has already reached a terminal status; returns the status it ends
+     * in. `onEnded` hears of it when this call is the one that ended it.
+     */
+    async cancel(emailId: string, actor: string, reason: string, onEnded?: OnEnded): Promise<EmailStatus> {
+      const [status, ended] = await sql.begin(async (tx) => {
+        const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
+          select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
+        if (!email) return ['cancelled'];
+        if (isTerminal(email.status)) return [email.status];
         await tx`update emails set status = 'cancelled', status_reason = ${reason}, status_changed_by = ${actor} where id = ${emailId}`;
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, 'email.cancelled', ${actor}, ${tx.json({ reason })})`;
-        return 'cancelled';
-      }) as Promise<EmailStatus>;
+        return ['cancelled', { tenantId: email.tenantId, status: 'cancelled', dueAt: email.dueAt }];
+      }) as [EmailStatus, EmailEnded?];
+      if (ended) onEnded?.(ended);
+      return status;
     },
 
     /**
@@ -48,13 +62,14 @@ export function createLifecycleStore(sql: Sql) {
      * sent to are refused, and the email gets the status their outcomes lead to (`sent` when some
      * were accepted before). Returns that status; an email already terminal keeps its own.
      */
-    async endDelivery(emailId: string, why: string): Promise<EmailStatus> {
+    async endDelivery(emailId: string, why: string, onEnded?: OnEnded): Promise<EmailStatus> {
       // The reason quotes the gateway's last reply: made storable, so the end is always recorded.
       const reason = toStorable(why);
-      return sql.begin(async (tx) => {
-        const [email] = await tx<Array<{ status: EmailStatus }>>`select status from emails where id = ${emailId} for update`;
-        if (!email) return 'failed';
-        if (isTerminal(email.status)) return email.status;
+      const [status, ended] = await sql.begin(async (tx) => {
+        const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
+          select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
+        if (!email) return ['failed'];
+        if (isTerminal(email.status)) return [email.status];
         const outcomes = await tx<Array<{ status: RecipientOutcome }>>`select status from email_recipients where email_id = ${emailId}`;
         const status = statusOfRecipients(outcomes.map((r) => outcomeWhenEnded(r.status)));
         await tx`
@@ -65,24 +80,27 @@ export function createLifecycleStore(sql: Sql) {
           sent_at = case when ${status} = 'sent' then now() else sent_at end where id = ${emailId}`;
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, ${'email.' + status}, 'workflow', ${tx.json({ reason })})`;
-        return status;
-      }) as Promise<EmailStatus>;
+        return [status, { tenantId: email.tenantId, status, dueAt: email.dueAt }];
+      }) as [EmailStatus, EmailEnded?];
+      if (ended) onEnded?.(ended);
+      return status;
     },
 
     /**
      * Gives its final status to an email whose recipients all have their outcome already (an
      * earlier, late attempt delivered it), unless it has one.
      */
-    async closeWithKnownOutcome(emailId: string, status: 'sent' | 'failed'): Promise<void> {
-      await sql.begin(async (tx) => {
-        const updated = await tx`update emails set status = ${status},
+    async closeWithKnownOutcome(emailId: string, status: 'sent' | 'failed', onEnded?: OnEnded): Promise<void> {
+      const ended = await sql.begin(async (tx) => {
+        const [updated] = await tx<Array<{ tenantId: string; dueAt: Date }>>`update emails set status = ${status},
             sent_at = case when ${status} = 'sent' then coalesce(sent_at, now()) else sent_at end
-          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning id`;
-        if (updated.length > 0) {
-          await tx`insert into email_events (email_id, type, actor, data)
-            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
-        }
-      });
+          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning tenant_id, coalesce(send_at, created_at) as due_at`;
+        if (!updated) return undefined;
+        await tx`insert into email_events (email_id, type, actor, data)
+          values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
+        return { tenantId: updated.tenantId, status, dueAt: updated.dueAt };
+      }) as EmailEnded | undefined;
+      if (ended) onEnded?.(ended);
     },
 
     /**

@@ -12,7 +12,9 @@ export type DeliveryErrorCode =
   | 'idempotency-key-reused' // the key was used with another request body
   | 'sender-not-allowed' // the from address is not of one of the tenant's sending domains
   | 'quota-exceeded' // the tenant's daily quota is used up
-  | 'temporal-unavailable'; // the workflow could not be started
+  | 'temporal-unavailable' // the workflow could not be started
+  | 'webhook-target-refused' // the webhook URL (or what its host resolves to) is not allowed
+  | 'webhook-limit-reached'; // the tenant has as many webhook endpoints as it may
 
 export class DeliveryError extends Error {
   constructor(

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { addToLogContext } from '../telemetry/context';
 import type { Sql } from '../db/sql';
 import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
@@ -66,6 +68,8 @@ export interface DeliveryServiceDeps {
   policy: DeliveryPolicy;
   messageIdDomain: string;
   logger: Logger;
+  /** Counts accepted emails (the API's); left out where nothing accepts (the worker's sweep). */
+  metrics?: Pick<Metrics, 'emailAccepted'>;
 }
 
 /** Who steers a delivery through the service (shown in the timeline). */
@@ -94,7 +98,7 @@ export function deliverySummary(recipients: Address[], subject: string): string 
   return truncate(`To ${recipients[0]?.address ?? ''}${more}: "${subject}"`, 200);
 }
 
-export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
+export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger, metrics }: DeliveryServiceDeps) {
   const emails = createEmailStore(sql);
   const lifecycle = createLifecycleStore(sql);
   const orphans = createOrphanStore(sql);
@@ -114,6 +118,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
   async function refOf(tenantId: string, id: string): Promise<EmailRef> {
     const ref = EMAIL_ID.test(id) ? await emails.findRef(tenantId, id) : undefined;
     if (!ref) throw new DeliveryError('not-found', 'Email not found');
+    addToLogContext({ emailId: ref.id, workflowId: ref.workflowId });
     return ref;
   }
 
@@ -168,6 +173,8 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
             retryAfterS: secondsUntilUtcMidnight(),
           });
         });
+      // The rest of this request's lines (the workflow start, the access line) name the email.
+      addToLogContext({ emailId: stored.id, workflowId: stored.workflowId });
       if (!stored.created && stored.requestHash !== options.requestHash) {
         throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
           detail: `email ${stored.id} was created with this key`,
@@ -180,18 +187,21 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           await workflows.start(stored.workflowId, input, deliverySummary(recipients, submission.subject));
         }
       } catch (err) {
-        logger.error({ err, emailId: stored.id }, 'could not start the delivery workflow');
+        logger.error({ err, emailId: stored.id, tenantId, workflowId: stored.workflowId }, 'could not start the delivery workflow');
         if (stored.created && !options.idempotencyKey) await emails.remove(stored.id);
         throw new DeliveryError('temporal-unavailable', 'The email could not be queued; try again', {
           detail: options.idempotencyKey ? 'retry with the same Idempotency-Key' : 'nothing was stored',
         });
       }
+      if (stored.created) metrics?.emailAccepted(tenantId);
+      logger.info({ emailId: stored.id, tenantId, workflowId: stored.workflowId, status: stored.status, replayed: !stored.created }, 'email accepted');
       return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
     },
 
     async get(tenantId: string, id: string) {
       const found = EMAIL_ID.test(id) ? await emails.find(tenantId, id) : undefined;
       if (!found) throw new DeliveryError('not-found', 'Email not found');
+      addToLogContext({ emailId: found.email.id, workflowId: found.email.workflowId });
       return found;
     },
 

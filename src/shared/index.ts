@@ -9,3 +9,5 @@ export * from './text';
 export * from './address';
 export * from './headers';
 export * from './limits';
+export * from './webhooks';
+export * from './log-context';

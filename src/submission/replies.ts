@@ -54,6 +54,8 @@ const DELIVERY_ERROR_REPLY: Record<DeliveryErrorCode, (err: DeliveryError) => Sm
   'not-applicable': () => REPLIES.tryAgain,
   'not-failed': () => REPLIES.tryAgain,
   'still-running': () => REPLIES.tryAgain,
+  'webhook-target-refused': () => REPLIES.tryAgain,
+  'webhook-limit-reached': () => REPLIES.tryAgain,
 };
 
 /** The reply to anything that stopped a submission: a refusal of the service, or 451 4.3.0. */

@@ -1,16 +1,22 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createOrphanSweepActivities } from '../activities/orphan-sweep';
+import { createWebhookActivities } from '../activities/webhooks';
 import { createOrphanStore } from '../db/orphans';
 import type { Sql } from '../db/sql';
+import { createWebhookStore } from '../db/webhooks';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
-import type { Logger } from '../logger';
-import type { DeliveryPolicy } from '../shared';
+import { temporalLogger, type Logger } from '../logger';
+import { createMetrics, type Metrics } from '../metrics';
+import type { DeliveryPolicy, WebhookPolicy } from '../shared';
 import type { TransportRegistry } from '../smtp/transports';
+import { logContextActivityInterceptor } from '../telemetry/interceptors';
+import type { WebhookPoster } from '../webhooks/http';
+import { webhookTaskQueue } from '../webhooks/workflows';
 
 export interface HeraldWorkerOptions {
   connection: NativeConnection;
@@ -25,6 +31,7 @@ export interface HeraldWorkerOptions {
   transports: TransportRegistry;
   gatewayUrl: string;
   logger: Logger;
+  metrics?: Metrics;
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
   /** A prebuilt bundle (production), or bundled from the sources when absent. */
@@ -34,14 +41,18 @@ export interface HeraldWorkerOptions {
 // `npm run build` writes this next to the compiled code; bundling at start costs seconds.
 export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '../workflow-bundle.js');
 export const WORKFLOWS_PATH = require.resolve('../workflows');
+/** The workflows with their interceptors (log context from the start to every activity). */
+export const WORKFLOW_BUNDLE_OPTIONS = { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [require.resolve('../workflows/interceptors')] };
+
+/** The prebuilt bundle, else one bundled now, quietly: only the bundler's warnings and errors reach the log. */
+export async function loadWorkflowBundle(logger: Logger): Promise<NonNullable<WorkerOptions['workflowBundle']>> {
+  if (existsSync(DEFAULT_BUNDLE_PATH)) return { codePath: DEFAULT_BUNDLE_PATH };
+  const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: temporalLogger(logger.child({ component: 'bundler' }, { level: 'warn' })) });
+  return { code };
+}
 
 /** The worker of the delivery workflows, their activities and the orphan sweep. */
 export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
-  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundle
-    ? { workflowBundle: opts.workflowBundle }
-    : existsSync(DEFAULT_BUNDLE_PATH)
-      ? { workflowBundle: { codePath: DEFAULT_BUNDLE_PATH } }
-      : { workflowsPath: WORKFLOWS_PATH };
   const deliveries = createDeliveryService({
     sql: opts.sql,
     workflows: createDeliveryWorkflows(opts.client, opts.taskQueue),
@@ -53,17 +64,58 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...workflowSource,
+    workflowBundle: opts.workflowBundle ?? (await loadWorkflowBundle(opts.logger)),
     activities: {
-      ...createActivities({ sql: opts.sql, transports: opts.transports, gatewayUrl: opts.gatewayUrl }),
+      ...createActivities({ sql: opts.sql, transports: opts.transports, gatewayUrl: opts.gatewayUrl, metrics: opts.metrics ?? createMetrics() }),
       ...createOrphanSweepActivities({ orphans: createOrphanStore(opts.sql), deliveries }),
     },
+    interceptors: { activity: [logContextActivityInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,
     // A stopping worker lets attempts under way finish (SMTP timeouts are shorter than this).
     shutdownGraceTime: '30 seconds',
     // After a worker dies, its workflows' next tasks wait this long on its sticky queue before
     // another worker takes them (the SDK's default, 10 s, slows recovery for nothing).
+    stickyQueueScheduleToStartTimeout: '3 seconds',
+  });
+}
+
+export interface WebhookWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** The email task queue; the webhook one is derived from it (webhookTaskQueue). */
+  taskQueue: string;
+  sql: Sql;
+  poster: WebhookPoster;
+  metrics?: Metrics;
+  policy: WebhookPolicy;
+  disableAfterMs: number;
+  maxConcurrentActivities?: number;
+  workflowBundle: NonNullable<WorkerOptions['workflowBundle']>;
+}
+
+/**
+ * The worker of the webhook dispatchers, on a task queue of its own: receivers that hang take its
+ * activity slots, never those of email delivery.
+ */
+export async function createWebhookWorker(opts: WebhookWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: webhookTaskQueue(opts.taskQueue),
+    workflowBundle: opts.workflowBundle,
+    activities: createWebhookActivities({
+      store: createWebhookStore(opts.sql),
+      poster: opts.poster,
+      metrics: opts.metrics ?? createMetrics(),
+      timeoutMs: opts.policy.timeoutMs,
+      disableAfterMs: opts.disableAfterMs,
+      maxRetryAfterMs: opts.policy.maximumIntervalMs,
+    }),
+    interceptors: { activity: [logContextActivityInterceptor] },
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
+    maxConcurrentWorkflowTaskExecutions: 20,
+    shutdownGraceTime: '15 seconds',
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
 }

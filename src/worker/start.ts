@@ -2,10 +2,16 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
+import { createWebhookStore } from '../db/webhooks';
 import { ensureOrphanSweepSchedule } from '../deliveries/orphan-sweep-schedule';
 import { createTransportRegistry } from '../smtp/transports';
-import { createHeraldWorker } from './create-worker';
+import { clientInterceptors } from '../telemetry/interceptors';
+import { createWebhookPoster } from '../webhooks/http';
+import { startWebhookPump } from '../webhooks/pump';
+import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
+import { createHeraldWorker, createWebhookWorker, loadWorkflowBundle } from './create-worker';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after stop() or a fatal error). */
@@ -13,38 +19,63 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with its own connections, sql pool and SMTP transports, all closed when it stops. */
-export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger): Promise<RunningWorker> {
+/**
+ * The worker process's work: the email worker, the webhook worker (a task queue of its own) and
+ * the webhook pump, with their connections, sql pool and SMTP transports, all closed when it stops.
+ */
+export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger, metrics: Metrics): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const transports = createTransportRegistry({ maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  const poster = createWebhookPoster({ policy: config.webhooks.targets });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   await ensureOrphanSweepSchedule(client, config.temporal.taskQueue);
+  const workflowBundle = await loadWorkflowBundle(logger);
+  const common = { connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, sql, metrics, workflowBundle };
   const worker = await createHeraldWorker({
-    connection,
+    ...common,
     client,
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    sql,
     transports,
     gatewayUrl,
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
   });
-  const done = worker.run().finally(async () => {
+  const webhookWorker = await createWebhookWorker({
+    ...common,
+    poster,
+    policy: config.webhooks.policy,
+    disableAfterMs: config.webhooks.disableAfterMs,
+    maxConcurrentActivities: config.webhooks.maxConcurrentActivities,
+  });
+  const pump = startWebhookPump({
+    store: createWebhookStore(sql),
+    dispatch: createWebhookDispatch(client, webhookTaskQueue(config.temporal.taskQueue), config.webhooks.policy),
+    logger,
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    delayedEveryMs: config.webhooks.delayedEveryMs,
+    staleAfterMs: config.webhooks.policy.maximumIntervalMs + 5 * 60_000,
+  });
+  const workers = [worker, webhookWorker];
+  // One worker stopping (shutdown or a fatal error) stops the other.
+  const stopWorkers = () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
+  const done = Promise.allSettled(workers.map((w) => w.run().finally(stopWorkers))).then(async (results) => {
+    await pump.stop();
+    poster.close();
     transports.closeAll();
     await connection.close();
     await clientConnection.close();
     await sql.end({ timeout: 5 });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   });
   return {
     done,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopWorkers();
       await done;
     },
   };

@@ -1,2 +1,3 @@
 export { deliverEmail } from './deliver-email';
 export { sweepOrphans } from './sweep-orphans';
+export { deliverWebhooks } from './deliver-webhooks';

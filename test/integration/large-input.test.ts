@@ -79,11 +79,8 @@ test.each([
   ['a million metadata keys', () => JSON.stringify(validEmail({ metadata: Object.fromEntries(Array.from({ length: 1_000_000 }, (_, i) => [`k${i}`, 1])) }))],
   ['a 14 MB string where an address goes', () => JSON.stringify(validEmail({ to: ['a'.repeat(14 * MiB) + '@example.org'] }))],
   ['a 14 MB subject', () => JSON.stringify(validEmail({ subject: 's'.repeat(14 * MiB) }))],
-])('%s: refused with a 4xx, quickly', async (_what, body) => {
-  const text = body();
-  const started = Date.now();
-  const res = await h.post(text);
+])('%s: refused with a 4xx (bounded before any schema walks it; speed is the bench\'s to measure)', async (_what, body) => {
+  const res = await h.post(body());
   expect([400, 413]).toContain(res.status);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(Date.now() - started).toBeLessThan(5_000);
 });

@@ -75,6 +75,15 @@ test('it lists every route the app serves', () => {
       'POST /v1/emails/{id}/resume',
       'POST /v1/emails/{id}/retry',
       'POST /v1/emails/retry',
+      'POST /v1/webhooks',
+      'GET /v1/webhooks',
+      'GET /v1/webhooks/{id}',
+      'DELETE /v1/webhooks/{id}',
+      'POST /v1/webhooks/{id}/rotate-secret',
+      'POST /v1/webhooks/{id}/enable',
+      'POST /v1/webhooks/{id}/test',
+      'GET /v1/webhooks/{id}/deliveries',
+      'POST /v1/webhooks/{id}/deliveries/{deliveryId}/resend',
     ].sort(),
   );
 });

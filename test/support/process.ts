@@ -132,3 +132,13 @@ export async function waitForPort(port: number, opts: { proc?: Proc; timeoutMs?:
     await sleep(50);
   }
 }
+
+/** Polls until `check` holds; fails with `describe()` after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, describe: () => string, everyMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await sleep(everyMs);
+  }
+}

@@ -92,6 +92,9 @@ export class HeraldStack {
       HOST: '127.0.0.1',
       PORT: String(ports.api),
       LOG_LEVEL: 'info',
+      // Metrics listeners of their own: several stacks (and a person's npm start) may run at once.
+      METRICS_PORT: '0',
+      WORKER_METRICS_PORT: '0',
       ...opts.env,
     };
   }

@@ -1,4 +1,4 @@
-import { parseConfig } from '../../src/config';
+import { developmentTargets, parseConfig } from '../../src/config';
 
 test('documented defaults', () => {
   const config = parseConfig({});
@@ -48,4 +48,35 @@ test('SMTP submission: no listener unless configured; TLS settings go together',
   expect(() => parseConfig({ SMTP_SUBMISSION_TLS_CERT_FILE: '/c.pem' })).toThrow(/SMTP_SUBMISSION_TLS_KEY_FILE/);
   expect(() => parseConfig({ SMTP_SUBMISSION_TLS_PORT: '465' })).toThrow(/SMTP_SUBMISSION_TLS_PORT/);
   expect(() => parseConfig({ SMTP_SUBMISSION_PORT: '70000' })).toThrow(/SMTP_SUBMISSION_PORT/);
+});
+
+test('webhooks: retried for 72 h (at least a day), https and public targets only unless the operator says otherwise; npm start allows what is unset', () => {
+  const config = parseConfig({});
+  expect(config.webhooks.policy).toEqual({
+    initialIntervalMs: 10_000,
+    backoffCoefficient: 2,
+    maximumIntervalMs: 3_600_000,
+    giveUpAfterMs: 72 * 3_600_000,
+    timeoutMs: 10_000,
+    concurrency: 10,
+  });
+  expect(config.webhooks.policy.giveUpAfterMs).toBeGreaterThanOrEqual(24 * 3_600_000);
+  expect(config.webhooks.disableAfterMs).toBe(5 * 24 * 3_600_000);
+  expect(config.webhooks.targets).toEqual({ allowHttp: false, allowPrivateTargets: false });
+  expect(developmentTargets(config)).toEqual({ allowHttp: true, allowPrivateTargets: true });
+  const strictDev = parseConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' });
+  expect(developmentTargets(strictDev)).toEqual({ allowHttp: true, allowPrivateTargets: false });
+  expect(parseConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }).webhooks.targets.allowPrivateTargets).toBe(true);
+  expect(() => parseConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'yes' })).toThrow(/WEBHOOK_ALLOW_PRIVATE_TARGETS/);
+  expect(() => parseConfig({ WEBHOOK_RETRY_INITIAL_INTERVAL_MS: '5000', WEBHOOK_RETRY_MAX_INTERVAL_MS: '1000' })).toThrow(
+    /WEBHOOK_RETRY_MAX_INTERVAL_MS/,
+  );
+});
+
+test('metrics and logs: ports of their own, a format', () => {
+  const config = parseConfig({});
+  expect(config.metrics).toEqual({ host: '127.0.0.1', apiPort: 9464, workerPort: 9465, temporalPort: undefined });
+  expect(config.logFormat).toBe('auto');
+  expect(parseConfig({ LOG_FORMAT: 'json', METRICS_PORT: '0' })).toMatchObject({ logFormat: 'json', metrics: { apiPort: 0 } });
+  expect(() => parseConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
 });

@@ -58,12 +58,10 @@ describe('base64', () => {
       return isBase64(s) && base64DecodedBytes(s) === bytes.length;
     }));
   });
-  test('a 20 MB string is checked in linear time (no regex stack)', () => {
+  test('a 20 MB string is checked without a regex over it (a backtracking one overflows the stack)', () => {
     const s = Buffer.alloc(15 * 1024 * 1024, 1).toString('base64');
-    const started = Date.now();
     expect(isBase64(s)).toBe(true);
     expect(isBase64(`${s.slice(0, -4)}*AAA`)).toBe(false);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 
@@ -96,10 +94,8 @@ describe('addresses', () => {
     }));
   });
   test('a domain filter takes the same form as stored recipients', () => expect(normalizeDomain('B\u00fccher.Example')).toEqual({ ok: true, value: 'xn--bcher-kva.example' }));
-  test('a 14 MB address is refused at once', () => {
-    const started = Date.now();
-    expect(normalizeAddress(`${'a'.repeat(14 * 1024 * 1024)}@example.org`).ok).toBe(false);
-    expect(Date.now() - started).toBeLessThan(100);
+  test('a 14 MB address is refused by its length, before any pattern runs over it', () => {
+    expect(normalizeAddress(`${'a'.repeat(14 * 1024 * 1024)}@example.org`)).toEqual({ ok: false, reason: 'must be at most 254 characters' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
-import { createRouter, jsonBody, SMALL_BODY_BYTES } from '../router';
+import { createRouter, jsonBody, optionalJson, SMALL_BODY_BYTES } from '../router';
 import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
 import { BulkRetrySchema } from '../schemas/list';
 import { AUTH_ERRORS, BODY_ERRORS, BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem, secured } from '../schemas/responses';
@@ -13,11 +13,6 @@ import type { DeliveryView } from '../../workflows/messages';
 const IdParam = z.object({ id: z.string() });
 /** Every control needs the operate scope; its body is small and may be left out (an empty body counts as `{}`). */
 const controlMiddleware = [requireScope('operate'), ...jsonBody(SMALL_BODY_BYTES, { optional: true })];
-const optionalJson = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  description: 'JSON; an empty body counts as {}',
-  content: { 'application/json': { schema } },
-});
 
 const TEMPORAL_UNAVAILABLE = problem('temporal-unavailable: the Temporal server cannot be reached; nothing changed, try again');
 /** What a control may answer besides its success. */
