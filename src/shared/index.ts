@@ -5,3 +5,6 @@ export * from './errors';
 export * from './workflow-input';
 export * from './search-attributes';
 export * from './tenant';
+export * from './gateways';
+export * from './retry-after';
+export * from './suppression';
