@@ -1,22 +1,27 @@
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
 import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
+import { createTenantStore } from '../db/tenants';
 import type { TransportRegistry } from '../smtp/transports';
+import type { Breakers } from '../smtp/breaker';
 import type { EmailStatus } from '../shared';
+import { createGatewayPlan } from './gateway-plan';
 import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
   sql: Sql;
+  /** The configured gateways' pooled transports, by name (URLs stay here, in the worker). */
   transports: TransportRegistry;
-  /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
-  gatewayUrl: string;
+  /** One circuit breaker per gateway, shared by every attempt of this worker. */
+  breakers: Breakers;
 }
 
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
+export function createActivities({ sql, transports, breakers }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, breakers }),
+    planGateways: createGatewayPlan({ tenants: createTenantStore(sql), transports }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await lifecycle.recordChange(emailId, change);

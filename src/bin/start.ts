@@ -11,7 +11,7 @@ import { startWorker } from '../worker/start';
 import { createSql } from '../db/sql';
 import { createTenantStore } from '../db/tenants';
 import { createTenantAdmin } from '../tenants/admin';
-import { DEFAULT_TENANT } from '../shared';
+import { DEFAULT_GATEWAY, DEFAULT_TENANT } from '../shared';
 import { onShutdownSignal } from './shutdown';
 
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
@@ -54,16 +54,16 @@ async function main() {
     await migrate(config.databaseUrl);
 
     let sink: MailSink | undefined;
-    let gatewayUrl = config.smtp.url;
-    if (!gatewayUrl) {
+    let gateways = config.smtp.gateways;
+    if (!gateways) {
       sink = await startMailSink(path.join(config.dataDir, 'mail'), config.smtp.devPort);
       stops.push(() => sink!.close());
-      gatewayUrl = sink.url;
+      gateways = [{ name: DEFAULT_GATEWAY, url: sink.url, priority: 0 }];
     }
 
     const dev = await developmentKey(config.databaseUrl, config.dataDir);
 
-    const worker = await startWorker(config, temporalAddress, gatewayUrl, logger);
+    const worker = await startWorker(config, temporalAddress, gateways, logger);
     stops.push(() => worker.stop());
     const api = await startApiServer(config, temporalAddress, logger);
     stops.push(() => api.stop());
@@ -78,7 +78,9 @@ async function main() {
         `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
         temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
         `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
-        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
+        sink
+          ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})`
+          : `  SMTP gateways:    ${gateways.map((g) => `${g.name} ${withoutPassword(g.url)}${g.ratePerSecond ? ` (${g.ratePerSecond}/s)` : ''}`).join(', ')}`,
         '',
         'Ctrl-C stops everything.',
       ]

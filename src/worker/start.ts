@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Config } from '../config';
+import type { Config, GatewayConfig } from '../config';
 import type { Logger } from '../logger';
 import { createSql } from '../db/sql';
 import { ensureOrphanSweepSchedule } from '../deliveries/orphan-sweep-schedule';
@@ -14,9 +14,12 @@ export interface RunningWorker {
 }
 
 /** A worker with its own connections, sql pool and SMTP transports, all closed when it stops. */
-export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger): Promise<RunningWorker> {
+export async function startWorker(config: Config, temporalAddress: string, gateways: readonly GatewayConfig[], logger: Logger): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const transports = createTransportRegistry({ maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  const transports = createTransportRegistry({ gateways, maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  if (config.smtp.urlIgnored) logger.warn('SMTP_URL is ignored: SMTP_GATEWAYS (or SMTP_GATEWAYS_FILE) names the gateways');
+  // Names and limits only: a gateway's URL holds its credentials.
+  logger.info({ gateways: gateways.map((g) => ({ name: g.name, priority: g.priority, ratePerSecond: g.ratePerSecond ?? null })) }, 'SMTP gateways');
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
@@ -30,7 +33,7 @@ export async function startWorker(config: Config, temporalAddress: string, gatew
     taskQueue: config.temporal.taskQueue,
     sql,
     transports,
-    gatewayUrl,
+    breaker: config.smtp.breaker,
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { ALREADY_SENDING, DELIVERY_FINISHED, INVALID_SEND_AT, type DeliverEmailInput, type EmailStatus } from '../shared';
+import { ALREADY_SENDING, DELIVERY_FINISHED, GatewayRoute, HERALD_ACTOR, INVALID_SEND_AT, type DeliverEmailInput, type EmailStatus, type GatewayRef } from '../shared';
 import type { ControlName, ControlRequest, DeliveryPhase, DeliveryView, RescheduleRequest } from './messages';
 
 // The state of one delivery, as plain data and rules: no timers, no activities, no Temporal
@@ -31,6 +31,10 @@ export class DeliveryState {
   lastFailure: string | undefined;
   /** Who asked for the cancellation the workflow is about to receive. */
   cancelRequest: ControlRequest | undefined;
+  /** The email's gateways and where its next attempt goes; set at its first attempt. */
+  route: GatewayRoute | undefined;
+  /** Held by Herald (the bound on copies) rather than paused by a person. */
+  private held = false;
   private finalStatus: EmailStatus | undefined;
   private released = false;
   private firstAttemptAt = 0;
@@ -62,6 +66,7 @@ export class DeliveryState {
       paused: this.paused,
       phase: this.phase,
       lastFailure: this.lastFailure,
+      gateway: this.route?.current().name,
       retryBudgetMs: this.phase === 'retrying' ? this.retryBudgetMs() : undefined,
     };
   }
@@ -113,6 +118,11 @@ export class DeliveryState {
       apply: (req) => {
         if (!this.paused) return;
         this.paused = false;
+        // Resuming an email Herald held lets every gateway take it again (README, Gateways).
+        if (this.held) {
+          this.held = false;
+          this.route?.forgive();
+        }
         this.pausedSinceFirstAttemptMs += this.pauseSinceFirstAttempt();
         this.record('email.resumed', req);
       },
@@ -130,6 +140,16 @@ export class DeliveryState {
   }
 
   // The delivery's steps, called by the workflow as they happen.
+
+  useGateways(gateways: GatewayRef[]): void {
+    this.route = new GatewayRoute(gateways, this.input.policy);
+  }
+
+  /** No gateway may take the email again without an operator: paused by Herald, with the reason. */
+  hold(reason: string): void {
+    this.controls.pause.apply({ actor: HERALD_ACTOR, reason });
+    this.held = true;
+  }
 
   startFirstAttempt(): void {
     this.phase = 'first-attempt';
