@@ -4,6 +4,7 @@ import { Problem, toProblem } from './problem';
 import { emailRoutes } from './routes/emails';
 import { emailActionRoutes } from './routes/email-actions';
 import { healthRoutes } from './routes/health';
+import { suppressionRoutes } from './routes/suppressions';
 import { authenticate } from './auth';
 
 /** The HTTP API: one module per resource, one error shape. */
@@ -13,6 +14,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/', healthRoutes(deps));
   app.route('/v1/emails', emailRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));
+  app.route('/v1/suppressions', suppressionRoutes(deps));
 
   app.notFound(() => new Problem(404, 'not-found', 'No such resource').toResponse());
   app.onError((err, c) => {

@@ -1,11 +1,13 @@
 import type { Logger } from '../logger';
 import type { DeliveryService } from '../deliveries/service';
+import type { SuppressionService } from '../suppressions/service';
 import type { TenantStore } from '../db/tenants';
 import type { KeyScope, Tenant } from '../shared';
 
 /** What the HTTP API needs, created once at boot by its entry point. */
 export interface ApiDeps {
   deliveries: DeliveryService;
+  suppressions: SuppressionService;
   tenants: Pick<TenantStore, 'authenticate'>;
   /** Whether PostgreSQL and the Temporal server can be reached (for /readyz). */
   readiness: () => Promise<{ postgres: boolean; temporal: boolean }>;

@@ -7,6 +7,7 @@ import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
+import { createSuppressionService } from '../suppressions/service';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -27,6 +28,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       messageIdDomain: config.messageIdDomain,
       logger,
     }),
+    suppressions: createSuppressionService({ sql }),
     tenants: createTenantStore(sql),
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([

@@ -1,4 +1,5 @@
 import type { AttemptRow, EmailRow, EventRow, ListedEmailRow, RecipientRow } from '../db/emails';
+import type { SuppressionRow } from '../db/suppressions';
 
 // The public JSON shapes, from the rows PostgreSQL gives back.
 
@@ -49,4 +50,9 @@ export function toListItemView(e: ListedEmailRow) {
 /** One entry of GET /v1/emails/:id/events. */
 export function toEventView(e: EventRow) {
   return { id: e.id, type: e.type, at: iso(e.at), actor: e.actor, data: e.data };
+}
+
+/** One entry of the suppression list. */
+export function toSuppressionView(s: SuppressionRow) {
+  return { address: s.address, domain: s.domain, source: s.source, reason: s.reason, smtpCode: s.smtpCode, emailId: s.emailId, createdAt: iso(s.createdAt) };
 }

@@ -8,7 +8,8 @@ const noCrLf = (what: string) => z.string().regex(NO_CRLF, `${what} must not con
 
 // A pragmatic address check: one @, no spaces or control characters, a dotted domain.
 const EMAIL = /^[^\s@<>()[\]\\,;:"\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
-const emailAddress = z
+/** An email address, lower-cased. */
+export const emailAddress = z
   .string()
   .max(254)
   .regex(EMAIL, 'must be a valid email address')

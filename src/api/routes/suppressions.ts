@@ -1,0 +1,67 @@
+import { createRoute } from '@hono/zod-openapi';
+import type { ApiDeps } from '../deps';
+import { requireScope } from '../auth';
+import { createRouter, limitBody, SMALL_BODY_BYTES } from '../router';
+import { json, problem } from '../schemas/responses';
+import { AddressParamSchema, encodeSuppressionCursor, SuppressionBodySchema, SuppressionListSchema, SuppressionQuerySchema, SuppressionSchema } from '../schemas/suppressions';
+import { toSuppressionView } from '../views';
+
+// The tenant's suppression list: read it with the read scope, change it with the operate scope.
+
+export function suppressionRoutes({ suppressions }: ApiDeps) {
+  const list = createRoute({
+    method: 'get',
+    path: '/',
+    summary: 'List suppressed addresses, newest first',
+    middleware: requireScope('read'),
+    request: { query: SuppressionQuerySchema },
+    responses: { 200: json(SuppressionListSchema, 'A page of the suppression list'), 400: problem('Invalid filter or cursor') },
+  });
+  const show = createRoute({
+    method: 'get',
+    path: '/{address}',
+    summary: 'One suppressed address',
+    middleware: requireScope('read'),
+    request: { params: AddressParamSchema },
+    responses: { 200: json(SuppressionSchema, 'Suppressed, and why'), 400: problem('Not an address'), 404: problem('Not suppressed') },
+  });
+  const add = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Suppress an address',
+    middleware: [requireScope('operate'), limitBody(SMALL_BODY_BYTES)],
+    request: { body: { required: true, content: { 'application/json': { schema: SuppressionBodySchema } } } },
+    responses: {
+      201: json(SuppressionSchema, 'Added'),
+      200: json(SuppressionSchema, 'Already on the list (its entry is unchanged)'),
+      400: problem('Invalid body'),
+      415: problem('Not JSON'),
+    },
+  });
+  const remove = createRoute({
+    method: 'delete',
+    path: '/{address}',
+    summary: 'Remove an address from the suppression list',
+    middleware: requireScope('operate'),
+    request: { params: AddressParamSchema },
+    responses: { 204: { description: 'Removed' }, 400: problem('Not an address'), 404: problem('Not suppressed') },
+  });
+
+  return createRouter()
+    .openapi(list, async (c) => {
+      const { filter, limit, cursor } = c.req.valid('query');
+      const rows = await suppressions.list(c.get('tenant').id, filter, limit + 1, cursor);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return c.json({ data: page.map(toSuppressionView), nextCursor: rows.length > limit && last ? encodeSuppressionCursor(last.createdAt, last.address) : null }, 200);
+    })
+    .openapi(show, async (c) => c.json(toSuppressionView(await suppressions.get(c.get('tenant').id, c.req.valid('param').address)), 200))
+    .openapi(add, async (c) => {
+      const { row, created } = await suppressions.add(c.get('tenant').id, c.req.valid('json'));
+      return created ? c.json(toSuppressionView(row), 201) : c.json(toSuppressionView(row), 200);
+    })
+    .openapi(remove, async (c) => {
+      await suppressions.remove(c.get('tenant').id, c.req.valid('param').address);
+      return c.body(null, 204);
+    });
+}
