@@ -7,10 +7,13 @@ import { createSql, type Sql } from '../../src/db/sql';
 import { createDeliveryService } from '../../src/deliveries/service';
 import { createDeliveryWorkflows } from '../../src/deliveries/workflows';
 import { createTenantStore } from '../../src/db/tenants';
+import { createSuppressionService } from '../../src/suppressions/service';
 import { createTenantAdmin } from '../../src/tenants/admin';
-import { KEY_SCOPES } from '../../src/shared';
+import { DEFAULT_GATEWAY, KEY_SCOPES } from '../../src/shared';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
 import { createHeraldWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import type { GatewayConfig } from '../../src/config';
+import type { BreakerOptions } from '../../src/smtp/breaker';
 import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
 import { startScriptedSmtp, type ScriptedSmtp } from './smtp-test-server';
 
@@ -48,7 +51,10 @@ function quietLogger() {
 export interface Harness {
   sql: Sql;
   client: Client;
+  /** The scripted server of the first gateway (the only one unless `gateways` says otherwise). */
   smtp: ScriptedSmtp;
+  /** Each gateway's scripted server, by gateway name. */
+  gateways: Record<string, ScriptedSmtp>;
   app: ReturnType<typeof createApp>;
   taskQueue: string;
   /** The tenant of this test file (sends from any domain, limits out of the way) and its key. */
@@ -64,18 +70,29 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(options: { policy?: Partial<DeliveryPolicy>; maxMessageBytes?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  policy?: Partial<DeliveryPolicy>;
+  maxMessageBytes?: number;
+  /** Gateways, each with a scripted SMTP server of its own (default: one named `default`). */
+  gateways?: Array<Omit<GatewayConfig, 'url'>>;
+  breaker?: BreakerOptions;
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const address = process.env.HERALD_TEST_TEMPORAL_ADDRESS!;
   const sql = createSql(process.env.HERALD_TEST_DATABASE_URL!, 5);
-  const smtp = await startScriptedSmtp();
+  const gatewaySpecs = options.gateways ?? [{ name: DEFAULT_GATEWAY, priority: 0 }];
+  const servers = await Promise.all(gatewaySpecs.map(() => startScriptedSmtp()));
+  const smtp = servers[0];
+  const gatewayConfigs: GatewayConfig[] = gatewaySpecs.map((g, i) => ({ ...g, url: servers[i].url }));
   const taskQueue = `test-${randomUUID()}`;
   const policy = { ...TEST_POLICY, ...options.policy };
 
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  const transports: TransportRegistry = createTransportRegistry({ maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
   const nativeConnection = await NativeConnection.connect({ address });
   const logger = pino({ level: 'silent' });
+  const transports: TransportRegistry = createTransportRegistry({ gateways: gatewayConfigs, maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
   const worker = await createHeraldWorker({
     connection: nativeConnection,
     client,
@@ -85,7 +102,7 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
     taskQueue,
     sql,
     transports,
-    gatewayUrl: smtp.url,
+    breaker: options.breaker,
     logger,
     workflowBundle: await workflowBundle(),
   });
@@ -97,6 +114,7 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
 
   const app = createApp({
     deliveries: createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger }),
+    suppressions: createSuppressionService({ sql }),
     tenants: createTenantStore(sql),
     readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
@@ -107,6 +125,7 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
     sql,
     client,
     smtp,
+    gateways: Object.fromEntries(gatewaySpecs.map((g, i) => [g.name, servers[i]])),
     app,
     taskQueue,
     tenantId,
@@ -153,7 +172,7 @@ export async function createHarness(options: { policy?: Partial<DeliveryPolicy>;
       transports.closeAll();
       await nativeConnection.close();
       await connection.close();
-      await smtp.close();
+      for (const server of servers) await server.close();
       await sql.end({ timeout: 5 });
     },
   };

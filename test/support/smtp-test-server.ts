@@ -16,6 +16,8 @@ export interface ReceivedMessage {
   raw: Buffer;
   parsed: ParsedMail;
   messageId: string;
+  /** When the server took it (Date.now()). */
+  at: number;
 }
 
 export interface ScriptedSmtp {
@@ -25,6 +27,8 @@ export interface ScriptedSmtp {
   /** Calls to RCPT TO seen, including refused ones. */
   rcptCalls: string[];
   dataCalls: number;
+  /** Connections opened to it (including ones refused at once by a hook). */
+  connections: number;
   /** Answer RCPT TO for this address; return undefined to accept. */
   onRcpt?: (address: string, callIndex: number) => Reply | undefined;
   /** Wait this long before answering the end of DATA (a slow gateway). */
@@ -52,6 +56,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
     received: [],
     rcptCalls: [],
     dataCalls: 0,
+    connections: 0,
     dataDelayMs: 0,
     reset() {
       self.onRcpt = undefined;
@@ -69,6 +74,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
       await closed;
     },
     async start() {
+      if (server) return; // listening already
       server = createServer(self);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
@@ -98,6 +104,10 @@ function createServer(self: ScriptedSmtp): SMTPServer {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onConnect(_session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      self.connections++;
+      callback();
+    },
     onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) {
       const index = self.rcptCalls.filter((a) => a === address.address).length;
       self.rcptCalls.push(address.address);
@@ -125,6 +135,7 @@ function createServer(self: ScriptedSmtp): SMTPServer {
           raw,
           parsed,
           messageId: parsed.messageId ?? '',
+          at: Date.now(),
         });
         callback(null);
       });
