@@ -70,6 +70,8 @@ export interface StreamOptions {
   retryForMs?: number;
   /** Number of the first email (several streams in one scenario). */
   firstIndex?: number;
+  /** Extra request headers (Authorization: Bearer <key>), on the POST and the GET after it. */
+  headers?: Record<string, string>;
 }
 
 export async function submitStream(opts: StreamOptions): Promise<Submission[]> {
@@ -92,7 +94,7 @@ async function submitOne(opts: StreamOptions, index: number, key: string): Promi
   while (Date.now() < deadline) {
     sub.tries++;
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, { 'content-type': 'application/json', 'idempotency-key': key });
+      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, { ...opts.headers, 'content-type': 'application/json', 'idempotency-key': key });
       if (res.status === 202) {
         const json = JSON.parse(res.body) as { id: string };
         sub.id = json.id;
@@ -117,7 +119,7 @@ async function getStatusCode(opts: StreamOptions, id: string): Promise<number | 
   // A fault may make the GET itself fail (API or database down): only an answer counts.
   for (let i = 0; i < 20; i++) {
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET');
+      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET', undefined, opts.headers);
       if (res.status < 500) return res.status;
     } catch {
       // retried below
