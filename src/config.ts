@@ -119,7 +119,11 @@ function gatewaysOf(e: { SMTP_URL?: string; SMTP_GATEWAYS?: string; SMTP_GATEWAY
     return parseGateways(text, 'SMTP_GATEWAYS_FILE');
   }
   if (e.SMTP_GATEWAYS) return parseGateways(e.SMTP_GATEWAYS, 'SMTP_GATEWAYS');
-  if (e.SMTP_URL) return parseGateways(JSON.stringify([{ name: DEFAULT_GATEWAY, url: e.SMTP_URL, priority: 0 }]), 'SMTP_URL');
+  if (e.SMTP_URL) {
+    const one = GatewaySchema.safeParse({ name: DEFAULT_GATEWAY, url: e.SMTP_URL, priority: 0 });
+    if (!one.success) throw new Error('Invalid configuration: SMTP_URL: must be an smtp:// or smtps:// URL');
+    return [one.data];
+  }
   return undefined;
 }
 

@@ -51,6 +51,7 @@ describe('gateways', () => {
     expect(parseConfig({ SMTP_GATEWAYS_FILE: file }).smtp.gateways!.map((g) => g.name)).toEqual(['ses', 'backup']);
     expect(parseConfig({ SMTP_URL: 'smtp://relay:25' }).smtp.gateways).toEqual([{ name: 'default', url: 'smtp://relay:25', priority: 0 }]);
     expect(parseConfig({}).smtp.gateways).toBeUndefined();
+    expect(() => parseConfig({ SMTP_URL: 'http://user:secret@relay' })).toThrow(/^Invalid configuration: SMTP_URL: must be an smtp/);
     // SMTP_GATEWAYS wins over SMTP_URL; the worker says so at start.
     const both = parseConfig({ SMTP_GATEWAYS: two, SMTP_URL: 'smtp://relay:25' }).smtp;
     expect(both.gateways!.map((g) => g.name)).toEqual(['ses', 'backup']);
