@@ -37,6 +37,12 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<{
   statusCodeStats: Record<string, { count: number }>;
 }>;
 
+/** Every POST carries the stack's API key (set by startStack). */
+const apiHeaders: Record<string, string> = {};
+export function useApiKey(key: string): void {
+  apiHeaders.authorization = `Bearer ${key}`;
+}
+
 export async function closedLoop(apiUrl: string, total: number, connections: number): Promise<LoadResult & { p50: number; p99: number }> {
   const autocannon = require('autocannon') as Autocannon;
   const accepted: Accepted[] = [];
@@ -54,7 +60,7 @@ export async function closedLoop(apiUrl: string, total: number, connections: num
       {
         method: 'POST',
         path: '/v1/emails',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...apiHeaders },
         body: EMAIL_BODY,
         onResponse: (status: number, body: string) => {
           if (status === 202) accepted.push({ id: (JSON.parse(body) as { id: string }).id, at: Date.now() });
@@ -97,7 +103,7 @@ export async function openLoop(apiUrl: string, rate: number, seconds: number, ma
       if (--inFlight === 0 && sent === total) finish();
     };
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': body.length, ...apiHeaders } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { DEV_SERVER_TUNING, freePort, startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { startSmtpSink, type SmtpSink } from './sink';
+import { useApiKey } from './load';
 import { stopChild } from '../src/dev/stop-child';
 
 // The stack under test, each part its own process so CPU and memory are per process:
@@ -29,6 +30,8 @@ export interface StackSettings {
   nodeArgs: string[];
   /** Keep the work directory (logs of every process) after the run. */
   keep?: boolean;
+  /** The sink as a rate-limited gateway (SMTP_GATEWAYS with this ratePerSecond) instead of SMTP_URL. */
+  gatewayRatePerSecond?: number;
 }
 
 export const DEFAULT_SETTINGS: StackSettings = {
@@ -190,7 +193,9 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     DATABASE_POOL_MAX: String(settings.dbPoolMax),
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    SMTP_URL: sink.url,
+    ...(settings.gatewayRatePerSecond
+      ? { SMTP_GATEWAYS: JSON.stringify([{ name: 'sink', url: sink.url, priority: 0, ratePerSecond: settings.gatewayRatePerSecond }]) }
+      : { SMTP_URL: sink.url }),
     SMTP_POOL_MAX_CONNECTIONS: String(settings.smtpPoolMax),
     WORKER_MAX_CONCURRENT_ACTIVITIES: String(settings.workerMaxActivities),
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(settings.workerMaxWorkflowTasks),
@@ -204,6 +209,11 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     ...settings.extraEnv,
   };
   mkdirSync(env.HERALD_DATA_DIR, { recursive: true });
+  // Every /v1 request needs a key: the development tenant's, its request rate out of the way.
+  const herald = (...args: string[]) =>
+    execFileSync(process.execPath, [path.join(HERALD_ROOT, 'dist/bin/herald.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl }, encoding: 'utf8' });
+  herald('tenant', 'update', 'default', '--rate-per-second', '1000000', '--burst', '1000000', '--daily-quota', '100000000');
+  useApiKey(herald('key', 'create', '--tenant', 'default', '--scopes', 'send,read').trim().split('\n').at(-1)!);
   const worker = await spawnNode(path.join(HERALD_ROOT, 'dist/bin/worker.js'), env, path.join(workDir, 'worker.log'), /worker running/, { nodeArgs: settings.nodeArgs });
   const api = await spawnNode(path.join(HERALD_ROOT, 'dist/bin/api.js'), env, path.join(workDir, 'api.log'), /API listening/, { nodeArgs: settings.nodeArgs });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
