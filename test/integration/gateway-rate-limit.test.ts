@@ -10,9 +10,10 @@ import { createHarness, TEST_POLICY, validEmail, type Harness } from '../support
 // (maxTaskQueueActivitiesPerSecond), first attempts included (on such a gateway they are not
 // local activities). Offered at three times the limit, it delivers at the limit, losing nothing.
 
-const RATE = 4;
+// A limit well below what a busy 2-core machine delivers, so that only the limit shows.
+const RATE = 3;
 const OFFERED = RATE * 3;
-const SECONDS = 5;
+const SECONDS = 8;
 const WORKER = path.resolve(__dirname, '../../dist/bin/worker.js');
 
 let h: Harness;
@@ -75,10 +76,13 @@ test(`offered ${OFFERED}/s to a gateway limited to ${RATE}/s, two worker process
   }
   expect(h.smtp.received).toHaveLength(total);
 
-  // The rate over the middle 80 % of the deliveries (the first ones may come as a burst).
+  // The rate while the queue holds a backlog. The server splits a queue's limit among its
+  // partitions (4 by default), each dispatching at a quarter of it: the first deliveries come as
+  // a burst, and as the backlog drains unevenly the last ones trickle in below the limit. Between
+  // 15 % and 50 % of the deliveries every partition still has tasks waiting.
   const times = h.smtp.received.map((m) => m.at).sort((a, b) => a - b);
-  const lo = Math.floor(total * 0.1);
-  const hi = Math.ceil(total * 0.9) - 1;
+  const lo = Math.ceil(total * 0.15);
+  const hi = Math.floor(total * 0.5);
   const deliveredPerS = (hi - lo) / ((times[hi] - times[lo]) / 1000);
 
   // Which worker took each attempt, and the queue it came from: every one through the gateway's
@@ -93,7 +97,10 @@ test(`offered ${OFFERED}/s to a gateway limited to ${RATE}/s, two worker process
       if (identity) identities.set(identity, (identities.get(identity) ?? 0) + 1);
     }
   }
-  process.stdout.write(`\nrate limit: offered ${offeredPerS.toFixed(1)}/s, delivered ${deliveredPerS.toFixed(2)}/s (limit ${RATE}/s); attempts per worker ${JSON.stringify([...identities.values()])}\n`);
+  const overall = (total - 1) / ((times[total - 1] - times[0]) / 1000);
+  process.stdout.write(
+    `\nrate limit: offered ${offeredPerS.toFixed(1)}/s, delivered ${deliveredPerS.toFixed(2)}/s with a backlog (${overall.toFixed(2)}/s first to last; limit ${RATE}/s); attempts per worker ${JSON.stringify([...identities.values()])}\n`,
+  );
   expect(deliveredPerS).toBeGreaterThanOrEqual(RATE * 0.9);
   expect(deliveredPerS).toBeLessThanOrEqual(RATE * 1.1);
   // Both workers took part: limits of their own (client-side) would have let twice the rate through.
