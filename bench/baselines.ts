@@ -38,8 +38,8 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
  * (same pool size), with as many sends at once as the worker runs activities.
  */
 export async function runB0(stack: Stack, n: number, concurrency: number, poolMax: number): Promise<BaselineResult> {
-  const transports = createTransportRegistry({ maxConnections: poolMax, attemptTimeoutMs: 120_000 });
-  const transport = transports.get(stack.sink.url);
+  const transports = createTransportRegistry({ gateways: [{ name: 'sink', url: stack.sink.url, priority: 0 }], maxConnections: poolMax, attemptTimeoutMs: 120_000 });
+  const transport = transports.get('sink');
   const latencies: number[] = [];
   const meter = new Meter({ sink: stack.sink.pid, database: stack.databaseName });
   const t0 = Date.now();

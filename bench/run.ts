@@ -31,6 +31,7 @@ const HELP = `usage: npm run bench -- [options]
   --skip-b0 --skip-b1 --skip-closed --skip-open   leave phases out (experiments)
   --keep                  keep the work directory with every process's log
   --node-arg ARG          extra node flag for api and worker (repeatable; experiments)
+  --gateway-rate R        the sink as a rate-limited gateway (R/s, SMTP_GATEWAYS): no local first attempt
   --profile               CPU profiles of api and worker (--cpu-prof) and of the Temporal server
                           (perf, during the closed loop), summarized at the end
 Environment: HERALD_BENCH_TEMPORAL_ADDRESS (use that server), HERALD_BENCH_DATABASE_ADMIN_URL,
@@ -113,6 +114,7 @@ function parseArgs(argv: string[]): Options {
       case '--smtp-pool': o.settings.smtpPoolMax = Math.round(num()); break;
       case '--db-pool': o.settings.dbPoolMax = Math.round(num()); break;
       case '--node-arg': o.settings.nodeArgs = [...o.settings.nodeArgs, next()]; break;
+      case '--gateway-rate': o.settings.gatewayRatePerSecond = num(); break;
       case '--skip-b0': case '--skip-b1': case '--skip-closed': case '--skip-open':
         o.skip.add(a.slice(7));
         break;
@@ -377,6 +379,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   log(`bench: ${opts.smoke ? 'smoke' : 'full'} run; machine: ${machineFacts()}; load average before: ${loadAverage()}`);
+  if (opts.settings.gatewayRatePerSecond) log(`bench: the sink is a rate-limited gateway (${opts.settings.gatewayRatePerSecond}/s): first attempts through its task queue`);
   log(`bench: temporal flags: ${opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`);
   if (opts.profile) {
     profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-bench-prof-'));

@@ -28,6 +28,8 @@ export interface StackSettings {
   nodeArgs: string[];
   /** Keep the work directory (logs of every process) after the run. */
   keep?: boolean;
+  /** The sink as a rate-limited gateway (SMTP_GATEWAYS with this ratePerSecond) instead of SMTP_URL. */
+  gatewayRatePerSecond?: number;
 }
 
 export const DEFAULT_SETTINGS: StackSettings = {
@@ -115,6 +117,10 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
       SMTP_POOL_MAX_CONNECTIONS: String(settings.smtpPoolMax),
       WORKER_MAX_CONCURRENT_ACTIVITIES: String(settings.workerMaxActivities),
       WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(settings.workerMaxWorkflowTasks),
+      // A rate-limited gateway (--gateway-rate): its attempts go through a task queue the server limits.
+      ...(settings.gatewayRatePerSecond
+        ? { SMTP_GATEWAYS: JSON.stringify([{ name: 'sink', url: sink.url, priority: 0, ratePerSecond: settings.gatewayRatePerSecond }]) }
+        : {}),
       ...settings.extraEnv,
     },
     nodeArgs: settings.nodeArgs,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DeliveryPolicy, WebhookPolicy } from './shared';
+import { DEFAULT_GATEWAY, GATEWAY_NAME, type DeliveryPolicy, type WebhookPolicy } from './shared';
 import type { WebhookTargetPolicy } from './webhooks/url-rule';
 
 // Environment is parsed once, at boot, into this typed object. Nothing else reads process.env.
@@ -39,8 +40,17 @@ const EnvSchema = z.object({
   TEMPORAL_PORT: z.coerce.number().int().default(7233),
   TEMPORAL_UI_PORT: z.coerce.number().int().default(8233),
   HERALD_DATA_DIR: z.string().default('./.herald'),
+  /** One gateway, named `default`. */
   SMTP_URL: z.string().optional(),
+  /** Several gateways: a JSON array of { name, url, priority, ratePerSecond?, maxConnections? }. */
+  SMTP_GATEWAYS: z.string().optional(),
+  /** The same JSON in a file (keeps credentials out of the environment). */
+  SMTP_GATEWAYS_FILE: z.string().optional(),
   SMTP_POOL_MAX_CONNECTIONS: z.coerce.number().int().positive().default(5),
+  /** A gateway's circuit opens after this many connection-level failures in a row (per worker)... */
+  SMTP_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+  /** ...and stays open this long before one attempt probes it. */
+  SMTP_BREAKER_COOLDOWN_MS: duration(30 * SECOND),
   DEV_SMTP_PORT: z.coerce.number().int().default(2525),
   MESSAGE_ID_DOMAIN: z.string().default('herald.localhost'),
   /** Decoded size of all attachments plus bodies of one email. */
@@ -95,6 +105,74 @@ const EnvSchema = z.object({
 });
 
 export type Config = ReturnType<typeof parseConfig>;
+
+const GatewaySchema = z
+  .object({
+    name: z.string().regex(GATEWAY_NAME, 'must be 1-63 lower-case letters, digits, - and _'),
+    url: z.string().refine((u) => {
+      try {
+        return ['smtp:', 'smtps:'].includes(new URL(u).protocol);
+      } catch {
+        return false;
+      }
+    }, 'must be an smtp:// or smtps:// URL'),
+    /** Lower first (like MX preference). */
+    priority: z.number().int(),
+    /** Attempts per second through this gateway, across every worker (a server-side task queue limit). */
+    ratePerSecond: z.number().positive().optional(),
+    /** Pooled connections per worker (default SMTP_POOL_MAX_CONNECTIONS). */
+    maxConnections: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** One SMTP gateway as the worker knows it; only its name ever leaves the worker. */
+export type GatewayConfig = z.infer<typeof GatewaySchema>;
+
+const GatewayListSchema = z
+  .array(GatewaySchema)
+  .min(1, 'needs at least one gateway')
+  .refine((list) => new Set(list.map((g) => g.name)).size === list.length, 'gateway names must be unique');
+
+/**
+ * Parses a gateway list. Messages name the variable and the field, never the value: a URL
+ * holds credentials.
+ */
+export function parseGateways(json: string, variable: string): GatewayConfig[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error(`Invalid configuration: ${variable}: not valid JSON`);
+  }
+  const parsed = GatewayListSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${[variable, ...i.path].join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  // Lower priority first; the order of the list breaks ties.
+  return parsed.data.map((g, i) => ({ g, i })).sort((a, b) => a.g.priority - b.g.priority || a.i - b.i).map(({ g }) => g);
+}
+
+/** SMTP_GATEWAYS (or its file) wins over SMTP_URL; neither: undefined (npm start's development sink). */
+function gatewaysOf(e: { SMTP_URL?: string; SMTP_GATEWAYS?: string; SMTP_GATEWAYS_FILE?: string }): GatewayConfig[] | undefined {
+  if (e.SMTP_GATEWAYS && e.SMTP_GATEWAYS_FILE) throw new Error('Invalid configuration: set SMTP_GATEWAYS or SMTP_GATEWAYS_FILE, not both');
+  if (e.SMTP_GATEWAYS_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(e.SMTP_GATEWAYS_FILE, 'utf8');
+    } catch (err) {
+      throw new Error(`Invalid configuration: SMTP_GATEWAYS_FILE: cannot read ${e.SMTP_GATEWAYS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    }
+    return parseGateways(text, 'SMTP_GATEWAYS_FILE');
+  }
+  if (e.SMTP_GATEWAYS) return parseGateways(e.SMTP_GATEWAYS, 'SMTP_GATEWAYS');
+  if (e.SMTP_URL) {
+    const one = GatewaySchema.safeParse({ name: DEFAULT_GATEWAY, url: e.SMTP_URL, priority: 0 });
+    if (!one.success) throw new Error('Invalid configuration: SMTP_URL: must be an smtp:// or smtps:// URL');
+    return [one.data];
+  }
+  return undefined;
+}
 
 /** Every environment variable Herald reads. */
 export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
@@ -153,7 +231,15 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     dataDir: path.resolve(e.HERALD_DATA_DIR),
-    smtp: { url: e.SMTP_URL, maxConnections: e.SMTP_POOL_MAX_CONNECTIONS, devPort: e.DEV_SMTP_PORT },
+    smtp: {
+      /** In priority order; undefined when none is configured (npm start runs a development sink). */
+      gateways: gatewaysOf(e),
+      /** SMTP_URL was set but SMTP_GATEWAYS (or its file) took its place: the worker says so at start. */
+      urlIgnored: Boolean(e.SMTP_URL && (e.SMTP_GATEWAYS || e.SMTP_GATEWAYS_FILE)),
+      maxConnections: e.SMTP_POOL_MAX_CONNECTIONS,
+      devPort: e.DEV_SMTP_PORT,
+      breaker: { failures: e.SMTP_BREAKER_FAILURES, coolDownMs: e.SMTP_BREAKER_COOLDOWN_MS },
+    },
     messageIdDomain: e.MESSAGE_ID_DOMAIN,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     submission: {

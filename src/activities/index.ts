@@ -3,17 +3,20 @@ import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
 import { isDataRefusal } from '../db/errors';
 import { createLifecycleStore, type EmailChange, type OnEnded } from '../db/lifecycle';
+import { createTenantStore } from '../db/tenants';
 import { createMetrics, type Metrics } from '../metrics';
 import type { TransportRegistry } from '../smtp/transports';
-import { gatewayName } from '../smtp/redact';
+import type { Breakers } from '../smtp/breaker';
 import { STATUS_WRITE_REFUSED, toStorable, type EmailStatus } from '../shared';
+import { createGatewayPlan } from './gateway-plan';
 import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
   sql: Sql;
+  /** The configured gateways' pooled transports, by name (URLs stay here, in the worker). */
   transports: TransportRegistry;
-  /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
-  gatewayUrl: string;
+  /** One circuit breaker per gateway, shared by every attempt of this worker. */
+  breakers: Breakers;
   /** The process's metrics (a registry of their own when left out). */
   metrics?: Metrics;
 }
@@ -36,12 +39,16 @@ async function statusWrite<T>(what: string, write: () => Promise<T>): Promise<T>
   }
 }
 
+/** The gateway label of an email that ends outside an attempt (a cancel, a give-up). */
+const NO_GATEWAY = 'none';
+
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, gatewayUrl, metrics = createMetrics() }: ActivityDeps) {
+export function createActivities({ sql, transports, breakers, metrics = createMetrics() }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
-  const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, gatewayName(gatewayUrl), e.status, e.dueAt);
+  const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, NO_GATEWAY, e.status, e.dueAt);
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, gatewayUrl, metrics }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), lifecycle, transports, breakers, metrics }),
+    planGateways: createGatewayPlan({ tenants: createTenantStore(sql), transports }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
       await statusWrite(`${change.event} write`, () => lifecycle.recordChange(emailId, change));

@@ -5,6 +5,7 @@ import { emailRoutes } from './routes/emails';
 import { emailActionRoutes } from './routes/email-actions';
 import { healthRoutes } from './routes/health';
 import { docsRoutes } from './routes/docs';
+import { suppressionRoutes } from './routes/suppressions';
 import { authenticate } from './auth';
 import { webhookRoutes } from './routes/webhooks';
 import { requestTelemetry } from './telemetry';
@@ -30,6 +31,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1/emails', emailRoutes(deps));
   app.route('/v1/emails', emailActionRoutes(deps));
   app.route('/v1/webhooks', webhookRoutes(deps));
+  app.route('/v1/suppressions', suppressionRoutes(deps));
   app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
     type: 'http',
     scheme: 'bearer',

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger';
 import type { DeliveryService } from '../deliveries/service';
+import type { SuppressionService } from '../suppressions/service';
 import type { TenantStore } from '../db/tenants';
 import type { KeyScope, Tenant } from '../shared';
 import type { Metrics } from '../metrics';
@@ -9,6 +10,7 @@ import type { WebhookService } from '../webhooks/service';
 export interface ApiDeps {
   deliveries: DeliveryService;
   webhooks: WebhookService;
+  suppressions: SuppressionService;
   tenants: Pick<TenantStore, 'authenticate'>;
   /** Whether PostgreSQL and the Temporal server can be reached (for /readyz). */
   readiness: () => Promise<{ postgres: boolean; temporal: boolean }>;

@@ -14,6 +14,7 @@ import { createWebhookStore } from '../db/webhooks';
 import { clientInterceptors } from '../telemetry/interceptors';
 import { createWebhookService } from '../webhooks/service';
 import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
+import { createSuppressionService } from '../suppressions/service';
 import { createApp } from './app';
 
 export interface RunningApi {
@@ -51,6 +52,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       maxEndpointsPerTenant: config.webhooks.maxEndpointsPerTenant,
       logger,
     }),
+    suppressions: createSuppressionService({ sql }),
     tenants,
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([

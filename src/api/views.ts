@@ -1,5 +1,6 @@
 import type { AttemptRow, EmailRow, EventRow, ListedEmailRow, RecipientRow } from '../db/emails';
 import type { DeliveryRow, EndpointRow } from '../db/webhooks';
+import type { SuppressionRow } from '../db/suppressions';
 
 // The public JSON shapes, from the rows PostgreSQL gives back.
 
@@ -88,4 +89,9 @@ export function toWebhookDeliveryView(d: DeliveryRow) {
     deliveredAt: iso(d.deliveredAt),
     createdAt: iso(d.createdAt),
   };
+}
+
+/** One entry of the suppression list. */
+export function toSuppressionView(s: SuppressionRow) {
+  return { address: s.address, domain: s.domain, source: s.source, reason: s.reason, smtpCode: s.smtpCode, emailId: s.emailId, createdAt: iso(s.createdAt) };
 }

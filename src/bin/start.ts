@@ -11,7 +11,7 @@ import { startWorker } from '../worker/start';
 import { createSql } from '../db/sql';
 import { createTenantStore } from '../db/tenants';
 import { createTenantAdmin } from '../tenants/admin';
-import { DEFAULT_TENANT } from '../shared';
+import { DEFAULT_GATEWAY, DEFAULT_TENANT } from '../shared';
 import { startProcessTelemetry } from '../telemetry/process';
 import { onShutdownSignal } from './shutdown';
 
@@ -67,16 +67,16 @@ async function main() {
     await migrate(config.databaseUrl);
 
     let sink: MailSink | undefined;
-    let gatewayUrl = config.smtp.url;
-    if (!gatewayUrl) {
+    let gateways = config.smtp.gateways;
+    if (!gateways) {
       sink = await startMailSink(path.join(config.dataDir, 'mail'), config.smtp.devPort);
       stops.push(() => sink!.close());
-      gatewayUrl = sink.url;
+      gateways = [{ name: DEFAULT_GATEWAY, url: sink.url, priority: 0 }];
     }
 
     const dev = await developmentKey(config.databaseUrl, config.dataDir);
 
-    const worker = await startWorker(config, temporalAddress, gatewayUrl, logger, telemetry.metrics);
+    const worker = await startWorker(config, temporalAddress, gateways, logger, telemetry.metrics);
     stops.push(() => worker.stop());
     const api = await startApiServer(config, temporalAddress, logger, telemetry.metrics);
     stops.push(() => api.stop());
@@ -94,7 +94,7 @@ async function main() {
       `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
       sink
         ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})`
-        : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
+        : `  SMTP gateways:    ${gateways.map((g) => `${g.name} ${withoutPassword(g.url)}${g.ratePerSecond ? ` (${g.ratePerSecond}/s)` : ''}`).join(', ')}`,
       `  Metrics:          ${telemetry.server.url}   (API, worker and Temporal worker metrics)`,
       webhookTargets
         ? `  Webhooks:         ${webhookTargets} allowed (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false refuse them)`

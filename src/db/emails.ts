@@ -110,6 +110,8 @@ export interface RecipientRow {
 
 export interface AttemptRow {
   attempt: number;
+  /** The gateway's name (null for attempts recorded before gateways had names). */
+  gateway: string | null;
   startedAt: Date;
   finishedAt: Date | null;
   outcome: string | null;
@@ -214,7 +216,7 @@ export function createEmailStore(sql: Sql) {
       const [recipients, attempts] = await Promise.all([
         sql<RecipientRow[]>`select address, kind, status, smtp_code, smtp_response, updated_at
             from email_recipients where email_id = ${id} order by kind, address`,
-        sql<AttemptRow[]>`select attempt, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
+        sql<AttemptRow[]>`select attempt, gateway, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
             from delivery_attempts where email_id = ${id} order by id`,
       ]);
       return { email, recipients, attempts };

@@ -21,6 +21,12 @@ export interface EmailEnded {
 }
 export type OnEnded = (ended: EmailEnded) => void;
 
+/** The reason a control gave, kept with the status it leaves (a pause by Herald says why it holds). */
+function reasonOf(change: EmailChange): string | null {
+  const reason = change.data?.reason;
+  return typeof reason === 'string' ? reason : null;
+}
+
 export function createLifecycleStore(sql: Sql) {
   return {
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
@@ -30,6 +36,7 @@ export function createLifecycleStore(sql: Sql) {
           await tx`update emails set
               status = coalesce(${change.status ?? null}, status),
               send_at = coalesce(${change.sendAt ?? null}::timestamptz, send_at),
+              status_reason = case when ${change.status ?? null}::text is null then status_reason else ${reasonOf(change)} end,
               status_changed_by = ${change.actor}
             where id = ${emailId}`;
         }
@@ -113,8 +120,9 @@ export function createLifecycleStore(sql: Sql) {
             status_changed_by = ${actor}
           where id = ${id} and status = 'failed' returning id`;
         if (updated.length === 0) return false;
+        // Suppressed recipients too: they are checked against the list again when sent.
         await tx`update email_recipients set status = 'pending', updated_at = now()
-          where email_id = ${id} and status in ('rejected', 'deferred')`;
+          where email_id = ${id} and status in ('rejected', 'deferred', 'suppressed')`;
         await tx`insert into email_events (email_id, type, actor) values (${id}, 'email.redriven', ${actor})`;
         return true;
       }) as Promise<boolean>;

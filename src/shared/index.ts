@@ -11,3 +11,6 @@ export * from './headers';
 export * from './limits';
 export * from './webhooks';
 export * from './log-context';
+export * from './gateways';
+export * from './retry-after';
+export * from './suppression';

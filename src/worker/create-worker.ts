@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type State, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createOrphanSweepActivities } from '../activities/orphan-sweep';
 import { createWebhookActivities } from '../activities/webhooks';
@@ -12,8 +12,9 @@ import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { temporalLogger, type Logger } from '../logger';
 import { createMetrics, type Metrics } from '../metrics';
-import type { DeliveryPolicy, WebhookPolicy } from '../shared';
+import { gatewayTaskQueue, type DeliveryPolicy, type WebhookPolicy } from '../shared';
 import type { TransportRegistry } from '../smtp/transports';
+import { createBreakers, type BreakerOptions } from '../smtp/breaker';
 import { logContextActivityInterceptor } from '../telemetry/interceptors';
 import type { WebhookPoster } from '../webhooks/http';
 import { webhookTaskQueue } from '../webhooks/workflows';
@@ -28,8 +29,10 @@ export interface HeraldWorkerOptions {
   namespace: string;
   taskQueue: string;
   sql: Sql;
+  /** The configured gateways' transports (their names, URLs and limits stay in this process). */
   transports: TransportRegistry;
-  gatewayUrl: string;
+  /** Each gateway's circuit breaker (default: 5 failures in a row, 30 s cool-down). */
+  breaker?: BreakerOptions;
   logger: Logger;
   metrics?: Metrics;
   maxConcurrentActivities?: number;
@@ -51,8 +54,19 @@ export async function loadWorkflowBundle(logger: Logger): Promise<NonNullable<Wo
   return { code };
 }
 
+/**
+ * The workers of one process: the delivery workflows, their activities and the orphan sweep on
+ * the main task queue, and one activity worker per rate-limited gateway on that gateway's own
+ * queue, whose rate the Temporal server enforces across every worker polling it.
+ */
+export interface HeraldWorker {
+  run(): Promise<void>;
+  shutdown(): void;
+  getState(): State;
+}
+
 /** The worker of the delivery workflows, their activities and the orphan sweep. */
-export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
+export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<HeraldWorker> {
   const deliveries = createDeliveryService({
     sql: opts.sql,
     workflows: createDeliveryWorkflows(opts.client, opts.taskQueue),
@@ -60,17 +74,23 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     messageIdDomain: opts.messageIdDomain,
     logger: opts.logger,
   });
-  return Worker.create({
+  const breakers = createBreakers(opts.breaker ?? { failures: 5, coolDownMs: 30_000 }, {
+    opened: (gateway, failures, coolDownMs) => opts.logger.warn({ gateway, failures, coolDownMs }, 'gateway circuit open: attempts go to the next gateway'),
+    closed: (gateway) => opts.logger.info({ gateway }, 'gateway circuit closed'),
+  });
+  const activities = createActivities({ sql: opts.sql, transports: opts.transports, breakers, metrics: opts.metrics ?? createMetrics() });
+  const maxConcurrentActivityTaskExecutions = opts.maxConcurrentActivities ?? 100;
+  const main = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundle ?? (await loadWorkflowBundle(opts.logger)),
     activities: {
-      ...createActivities({ sql: opts.sql, transports: opts.transports, gatewayUrl: opts.gatewayUrl, metrics: opts.metrics ?? createMetrics() }),
+      ...activities,
       ...createOrphanSweepActivities({ orphans: createOrphanStore(opts.sql), deliveries }),
     },
     interceptors: { activity: [logContextActivityInterceptor] },
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
+    maxConcurrentActivityTaskExecutions,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,
     // A stopping worker lets attempts under way finish (SMTP timeouts are shorter than this).
     shutdownGraceTime: '30 seconds',
@@ -78,6 +98,36 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     // another worker takes them (the SDK's default, 10 s, slows recovery for nothing).
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
+  const gatewayWorkers = await Promise.all(
+    opts.transports.gateways
+      .filter((g) => g.ratePerSecond !== undefined)
+      .map((g) =>
+        Worker.create({
+          connection: opts.connection,
+          namespace: opts.namespace,
+          taskQueue: gatewayTaskQueue(opts.taskQueue, g.name),
+          activities: { sendEmail: activities.sendEmail },
+          interceptors: { activity: [logContextActivityInterceptor] },
+          // Server-side: the Temporal server dispatches at most this many attempts per second
+          // from the queue, whatever the number of workers polling it.
+          maxTaskQueueActivitiesPerSecond: g.ratePerSecond,
+          maxConcurrentActivityTaskExecutions,
+          shutdownGraceTime: '30 seconds',
+        }),
+      ),
+  );
+  const workers = [main, ...gatewayWorkers];
+  const shutdown = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  return {
+    async run() {
+      // One worker stopping (a fatal error) stops the others: the process has one fate.
+      await Promise.all(workers.map((w) => w.run().finally(shutdown)));
+    },
+    shutdown,
+    getState: () => main.getState(),
+  };
 }
 
 export interface WebhookWorkerOptions {

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Config } from '../config';
+import type { Config, GatewayConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
@@ -23,9 +23,18 @@ export interface RunningWorker {
  * The worker process's work: the email worker, the webhook worker (a task queue of its own) and
  * the webhook pump, with their connections, sql pool and SMTP transports, all closed when it stops.
  */
-export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger, metrics: Metrics): Promise<RunningWorker> {
+export async function startWorker(
+  config: Config,
+  temporalAddress: string,
+  gateways: readonly GatewayConfig[],
+  logger: Logger,
+  metrics: Metrics,
+): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const transports = createTransportRegistry({ maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  const transports = createTransportRegistry({ gateways, maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  if (config.smtp.urlIgnored) logger.warn('SMTP_URL is ignored: SMTP_GATEWAYS (or SMTP_GATEWAYS_FILE) names the gateways');
+  // Names and limits only: a gateway's URL holds its credentials.
+  logger.info({ gateways: gateways.map((g) => ({ name: g.name, priority: g.priority, ratePerSecond: g.ratePerSecond ?? null })) }, 'SMTP gateways');
   const poster = createWebhookPoster({ policy: config.webhooks.targets });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });
@@ -39,7 +48,7 @@ export async function startWorker(config: Config, temporalAddress: string, gatew
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
     transports,
-    gatewayUrl,
+    breaker: config.smtp.breaker,
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,

@@ -4,11 +4,14 @@ import {
   CONTROL_LIMITS,
   controlTextReason,
   DELIVERY_FINISHED,
+  GatewayRoute,
+  HERALD_ACTOR,
   INVALID_CONTROL_REQUEST,
   INVALID_SEND_AT,
   sendAtReason,
   type DeliverEmailInput,
   type EmailStatus,
+  type GatewayRef,
 } from '../shared';
 import type { ControlName, ControlRequest, DeliveryPhase, DeliveryView, RescheduleRequest } from './messages';
 
@@ -41,6 +44,10 @@ export class DeliveryState {
   lastFailure: string | undefined;
   /** Who asked for the cancellation the workflow is about to receive. */
   cancelRequest: ControlRequest | undefined;
+  /** The email's gateways and where its next attempt goes; set at its first attempt. */
+  route: GatewayRoute | undefined;
+  /** Held by Herald (the bound on copies) rather than paused by a person. */
+  private held = false;
   private finalStatus: EmailStatus | undefined;
   private released = false;
   private firstAttemptAt = 0;
@@ -76,6 +83,7 @@ export class DeliveryState {
       paused: this.paused,
       phase: this.phase,
       lastFailure: this.lastFailure,
+      gateway: this.route?.current().name,
       retryBudgetMs: this.phase === 'retrying' ? this.retryBudgetMs() : undefined,
     };
   }
@@ -137,6 +145,11 @@ export class DeliveryState {
       apply: (req) => {
         if (!this.paused) return;
         this.paused = false;
+        // Resuming an email Herald held lets every gateway take it again (README, Gateways).
+        if (this.held) {
+          this.held = false;
+          this.route?.forgive();
+        }
         this.pausedSinceFirstAttemptMs += this.pauseSinceFirstAttempt();
         this.record('email.resumed', req);
       },
@@ -164,6 +177,16 @@ export class DeliveryState {
   }
 
   // The delivery's steps, called by the workflow as they happen.
+
+  useGateways(gateways: GatewayRef[]): void {
+    this.route = new GatewayRoute(gateways, this.input.policy);
+  }
+
+  /** No gateway may take the email again without an operator: paused by Herald, with the reason. */
+  hold(reason: string): void {
+    this.controls.pause.apply({ actor: HERALD_ACTOR, reason });
+    this.held = true;
+  }
 
   startFirstAttempt(): void {
     this.phase = 'first-attempt';

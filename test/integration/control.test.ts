@@ -329,7 +329,8 @@ describe('many at once, by query (temporal CLI batch)', () => {
 
 describe('re-drive', () => {
   test('a failed email is sent again as a new attempt with the same Message-ID', async () => {
-    h.smtp.onRcpt = (address) => (address === 'redrive@example.org' ? { code: 550, message: '5.2.1 mailbox disabled' } : undefined);
+    // A policy refusal: a mailbox failure (5.2.1) would put the address on the suppression list.
+    h.smtp.onRcpt = (address) => (address === 'redrive@example.org' ? { code: 550, message: '5.7.1 refused by local policy' } : undefined);
     const id = await submit(validEmail({ to: ['redrive@example.org'] }));
     const failed = await h.waitForStatus(id, ['failed']);
     h.smtp.onRcpt = undefined;

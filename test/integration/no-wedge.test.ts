@@ -3,6 +3,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { createActivities } from '../../src/activities';
 import { createSql } from '../../src/db/sql';
 import { createTransportRegistry } from '../../src/smtp/transports';
+import { createBreakers } from '../../src/smtp/breaker';
 import { STATUS_WRITE_REFUSED, workflowIdFor } from '../../src/shared';
 import { createHarness, validEmail, type Harness } from '../support/harness';
 
@@ -76,10 +77,16 @@ test('a status write PostgreSQL refuses fails once, and the delivery ends visibl
   expect((await handle(id).describe()).status.name).toBe('FAILED');
 });
 
+/** One gateway (the harness's scripted server) and its breaker, as the worker wires them. */
+const gatewayDeps = () => ({
+  transports: createTransportRegistry({ gateways: [{ name: 'default', url: h.smtp.url, priority: 0 }], maxConnections: 1, attemptTimeoutMs: 1000 }),
+  breakers: createBreakers({ failures: 5, coolDownMs: 30_000 }),
+});
+
 describe('the status-write activities', () => {
   test('a refusal of the data is non-retryable StatusWriteRefused', async () => {
     const id = await scheduled('activity-refusal@example.org');
-    const activities = createActivities({ sql: h.sql, transports: createTransportRegistry({ maxConnections: 1, attemptTimeoutMs: 1000 }), gatewayUrl: h.smtp.url });
+    const activities = createActivities({ sql: h.sql, ...gatewayDeps() });
     const refusal = await activities
       .recordChange(id, { event: 'email.rescheduled', actor: 'ops', sendAt: '0000-01-01T00:00:00Z', status: 'scheduled' })
       .then(() => undefined, (err) => err);
@@ -94,7 +101,7 @@ describe('the status-write activities', () => {
   test('an outage is an ordinary (retried) error', async () => {
     const down = createSql('postgres://postgres@127.0.0.1:1/herald', 1);
     try {
-      const activities = createActivities({ sql: down, transports: createTransportRegistry({ maxConnections: 1, attemptTimeoutMs: 1000 }), gatewayUrl: h.smtp.url });
+      const activities = createActivities({ sql: down, ...gatewayDeps() });
       const err = await activities.recordChange('00000000-0000-4000-8000-000000000000', { event: 'email.paused', actor: 'ops' }).then(() => undefined, (e) => e);
       expect(err).toMatchObject({ code: 'ECONNREFUSED' });
       expect(err instanceof ApplicationFailure).toBe(false);

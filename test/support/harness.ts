@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type dns from 'node:dns';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
@@ -14,7 +14,7 @@ import { freePort } from '../../src/dev/temporal-dev-server';
 import { temporalLogger, type Logger } from '../../src/logger';
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { createTenantAdmin } from '../../src/tenants/admin';
-import { KEY_SCOPES, type WebhookPolicy } from '../../src/shared';
+import { DEFAULT_GATEWAY, KEY_SCOPES, type WebhookPolicy } from '../../src/shared';
 import { createTransportRegistry, type TransportRegistry } from '../../src/smtp/transports';
 import { clientInterceptors } from '../../src/telemetry/interceptors';
 import { TEMPORAL_METRIC_PREFIX } from '../../src/telemetry/runtime';
@@ -24,6 +24,9 @@ import { createWebhookService } from '../../src/webhooks/service';
 import type { WebhookTargetPolicy } from '../../src/webhooks/url-rule';
 import { createWebhookDispatch, webhookTaskQueue } from '../../src/webhooks/workflows';
 import { createHeraldWorker, createWebhookWorker, WORKFLOW_BUNDLE_OPTIONS } from '../../src/worker/create-worker';
+import { createSuppressionService } from '../../src/suppressions/service';
+import type { GatewayConfig } from '../../src/config';
+import type { BreakerOptions } from '../../src/smtp/breaker';
 import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
 import { startScriptedSmtp, type ScriptedSmtp } from './smtp-test-server';
 
@@ -117,12 +120,18 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Run the webhook worker and pump (off by default: most files need neither). */
   webhooks?: HarnessWebhookOptions;
+  /** Gateways, each with a scripted SMTP server of its own (default: one named `default`). */
+  gateways?: Array<Omit<GatewayConfig, 'url'>>;
+  breaker?: BreakerOptions;
 }
 
 export interface Harness {
   sql: Sql;
   client: Client;
+  /** The scripted server of the first gateway (the only one unless `gateways` says otherwise). */
   smtp: ScriptedSmtp;
+  /** Each gateway's scripted server, by gateway name. */
+  gateways: Record<string, ScriptedSmtp>;
   app: ReturnType<typeof createApp>;
   /** The deps the app was built with, to build another app with one part changed. */
   deps: Parameters<typeof createApp>[0];
@@ -150,13 +159,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   await installRuntime();
   const address = process.env.HERALD_TEST_TEMPORAL_ADDRESS!;
   const sql = createSql(process.env.HERALD_TEST_DATABASE_URL!, 5);
-  const smtp = await startScriptedSmtp();
+  const gatewaySpecs = options.gateways ?? [{ name: DEFAULT_GATEWAY, priority: 0 }];
+  const servers = await Promise.all(gatewaySpecs.map(() => startScriptedSmtp()));
+  const smtp = servers[0];
+  const gatewayConfigs: GatewayConfig[] = gatewaySpecs.map((g, i) => ({ ...g, url: servers[i].url }));
   const taskQueue = `test-${randomUUID()}`;
   const policy = { ...TEST_POLICY, ...options.policy };
 
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, interceptors: clientInterceptors });
-  const transports: TransportRegistry = createTransportRegistry({ maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
+  const transports: TransportRegistry = createTransportRegistry({ gateways: gatewayConfigs, maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
   const nativeConnection = await NativeConnection.connect({ address });
   const logger = options.logger ?? pino({ level: 'silent' });
   const metrics = createMetrics();
@@ -171,13 +183,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     taskQueue,
     sql,
     transports,
-    gatewayUrl: smtp.url,
+    breaker: options.breaker,
     logger,
     metrics,
     workflowBundle: await workflowBundle(),
   });
   const tenantId = `test-${randomUUID().slice(0, 8)}`;
-  const workers: Worker[] = [worker];
+  const workers: Array<{ run(): Promise<void>; shutdown(): void }> = [worker];
   let webhookPump: WebhookPump | undefined;
   const poster = createWebhookPoster({ policy: options.webhooks?.targets ?? { allowHttp: true, allowPrivateTargets: true }, lookup: options.webhooks?.lookup });
   if (options.webhooks) {
@@ -219,6 +231,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       maxEndpointsPerTenant: 5,
       logger,
     }),
+    suppressions: createSuppressionService({ sql }),
     tenants: createTenantStore(sql),
     readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
@@ -231,6 +244,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sql,
     client,
     smtp,
+    gateways: Object.fromEntries(gatewaySpecs.map((g, i) => [g.name, servers[i]])),
     app,
     deps,
     metrics,
@@ -293,7 +307,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       transports.closeAll();
       await nativeConnection.close();
       await connection.close();
-      await smtp.close();
+      for (const server of servers) await server.close();
       await sql.end({ timeout: 5 });
     },
   };

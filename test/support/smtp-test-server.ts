@@ -23,6 +23,8 @@ export interface ReceivedMessage {
   parsed: ParsedMail;
   /** As mailparser reads it (with angle brackets). */
   messageId: string;
+  /** When the server took it (Date.now()). */
+  at: number;
 }
 
 export interface DataContext {
@@ -41,6 +43,8 @@ export interface ScriptedSmtp {
   /** Calls to RCPT TO seen, including refused ones. */
   rcptCalls: string[];
   dataCalls: number;
+  /** Connections opened to it, refused ones included (kept across stop() / start()). */
+  readonly connections: number;
   /** The Message-ID (without angle brackets) at each final dot, refused ones included. */
   dataMessageIds: string[];
   /** What the server did, by kind: 'connect:421', 'mail:cut', 'rcpt:451', 'data:stall', 'data:250' ... */
@@ -89,6 +93,9 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
     dataMessageIds: [],
     events: new Map(),
     dataDelayMs: 0,
+    get connections() {
+      return state.connections;
+    },
     copies() {
       const out = new Map<string, number>();
       for (const id of state.held) out.set(id, (out.get(id) ?? 0) + 1);
@@ -115,6 +122,7 @@ export async function startScriptedSmtp(port = 0): Promise<ScriptedSmtp> {
       clearTimeout(timer);
     },
     async start() {
+      if (server) return; // listening already
       server = createServer(self, state);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
@@ -153,12 +161,15 @@ function createServer(self: ScriptedSmtp, state: ServerState): SMTPServer {
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onConnect(_session, callback) {
-      const reply = self.onConnect?.(state.connections++);
+      // Counted whether or not a hook answers (a?.(x++) would skip the count without one).
+      const index = state.connections++;
+      const reply = self.onConnect?.(index);
       event(`connect:${reply?.code ?? 220}`);
       callback(reply ? smtpError(reply) : null);
     },
     onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
-      const reply = self.onMailFrom?.(state.mails++);
+      const index = state.mails++;
+      const reply = self.onMailFrom?.(index);
       event(`mail:${reply === 'cut' ? 'cut' : (reply?.code ?? 250)}`);
       if (reply === 'cut') return cut(session);
       callback(reply ? smtpError(reply) : null);
@@ -199,6 +210,7 @@ function createServer(self: ScriptedSmtp, state: ServerState): SMTPServer {
             raw,
             parsed,
             messageId: parsed.messageId ?? '',
+            at: Date.now(),
           });
           callback(null);
         };

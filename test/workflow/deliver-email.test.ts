@@ -21,6 +21,7 @@ import {
   type DeliveryPolicy,
   type EmailStatus,
   type SendOutcome,
+  type GatewayRef,
 } from '../../src/shared';
 import type { deliverEmail } from '../../src/workflows';
 import {
@@ -80,6 +81,9 @@ async function record(name: keyof Activities, emailId: string, args: unknown[]):
 }
 
 const activities: Activities = {
+  async planGateways(): Promise<GatewayRef[]> {
+    return [{ name: 'default', rateLimited: false }];
+  },
   async sendEmail(emailId: string): Promise<SendOutcome> {
     await record('sendEmail', emailId, [emailId]);
     const attempt = calls.filter((c) => c.name === 'sendEmail' && c.emailId === emailId).length;

@@ -48,6 +48,8 @@ export const EmailViewSchema = z
     attempts: z.array(
       z.object({
         attempt: z.number(),
+        /** The gateway it went through, by name. */
+        gateway: z.string().nullable(),
         startedAt: time,
         finishedAt: time,
         outcome: z.string().nullable(),

@@ -82,6 +82,8 @@ export interface StreamOptions {
   retryForMs?: number;
   /** Number of the first email (several streams in one scenario). */
   firstIndex?: number;
+  /** Extra request headers (Authorization: Bearer <key>), on the POST and the GET after it. */
+  headers?: Record<string, string>;
 }
 
 export async function submitStream(opts: StreamOptions): Promise<Submission[]> {
