@@ -2,7 +2,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { buildRawMessage, trackedMessageStream } from '../src/smtp/message';
 import { createTransportRegistry } from '../src/smtp/transports';
-import { spawnNode, type Stack } from './stack';
+import { REPO_ROOT } from '../test/support/paths';
+import { spawnLogged } from '../test/support/process';
+import { onCleanup, type Stack } from './stack';
 import { Meter, type PhaseCpu } from './meter';
 import { percentile } from './load';
 
@@ -36,8 +38,8 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
  * (same pool size), with as many sends at once as the worker runs activities.
  */
 export async function runB0(stack: Stack, n: number, concurrency: number, poolMax: number): Promise<BaselineResult> {
-  const transports = createTransportRegistry({ maxConnections: poolMax, attemptTimeoutMs: 120_000 });
-  const transport = transports.get(stack.sink.url);
+  const transports = createTransportRegistry({ gateways: [{ name: 'sink', url: stack.sink.url, priority: 0 }], maxConnections: poolMax, attemptTimeoutMs: 120_000 });
+  const transport = transports.get('sink');
   const latencies: number[] = [];
   const meter = new Meter({ sink: stack.sink.pid, database: stack.databaseName });
   const t0 = Date.now();
@@ -73,17 +75,18 @@ export async function runB0(stack: Stack, n: number, concurrency: number, poolMa
  */
 export async function runB1(stack: Stack, n: number, concurrency: number): Promise<BaselineResult> {
   const taskQueue = `${stack.taskQueue}-b1`;
-  const worker = await spawnNode(
-    path.join(__dirname, 'b1-worker.js'),
-    { ...stack.env, B1_TASK_QUEUE: taskQueue },
-    path.join(stack.workDir, 'b1-worker.log'),
-    /b1 worker running/,
-    { ipc: true, timeoutMs: 120_000, nodeArgs: stack.nodeArgs },
-  );
+  const worker = spawnLogged('b1-worker', process.execPath, [...stack.nodeArgs, path.join(__dirname, 'b1-worker.js')], {
+    env: { ...stack.env, B1_TASK_QUEUE: taskQueue },
+    cwd: REPO_ROOT,
+    logFile: path.join(stack.workDir, 'b1-worker.log'),
+    ipc: true,
+  });
+  onCleanup(() => worker.stop());
+  await worker.waitForLine(/b1 worker running/, 120_000);
   const ran = new Map<string, number>();
   let lastRan = 0;
   let notify: (() => void) | undefined;
-  worker.process.on('message', (m: { ran?: Array<[string, number]> }) => {
+  worker.child.on('message', (m: { ran?: Array<[string, number]> }) => {
     for (const [id, at] of m.ran ?? []) {
       ran.set(id, at);
       lastRan = Math.max(lastRan, at);

@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { EMAIL_BODY, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
-import { HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
+import { startStack, type Stack, type StackSettings } from './stack';
 
 // `npm run bench -- --campaign N`: one campaign of N recipients on the embedded stack, measured
 // against the single-email knee of the same run. Phases:
@@ -75,17 +73,6 @@ class Receipts {
   }
 }
 
-/** A key of the default tenant, its limits out of the bench's way (the herald CLI, as an operator would). */
-function operatorKey(stack: Stack): string {
-  const herald = (...args: string[]) =>
-    execFileSync(process.execPath, [path.join(HERALD_ROOT, 'dist/bin/herald.js'), ...args], {
-      env: { ...process.env, DATABASE_URL: stack.databaseUrl },
-      encoding: 'utf8',
-    });
-  herald('tenant', 'update', 'default', '--rate-per-second', '100000', '--burst', '100000', '--daily-quota', '100000000');
-  return herald('key', 'create', '--tenant', 'default', '--scopes', 'send,read,operate', '--name', 'bench').trim().split('\n').at(-1)!;
-}
-
 interface KneeStep {
   rate: number;
   accepted: number;
@@ -100,13 +87,12 @@ async function kneeLadder(
   stack: Stack,
   receipts: Receipts,
   o: CampaignBenchOptions,
-  auth: Record<string, string>,
 ): Promise<{ knee?: number; steps: KneeStep[] }> {
   const steps: KneeStep[] = [];
   let knee: number | undefined;
   for (const rate of o.rates) {
     const live: Accepted[] = [];
-    const load = await openLoop(stack.apiUrl, rate, o.stepSeconds, 256, live, auth);
+    const load = await openLoop({ url: stack.apiUrl, key: stack.apiKey }, rate, o.stepSeconds, 256, live);
     const deadline = Date.now() + 60_000 + rate * o.stepSeconds * 20;
     let missing = load.accepted.length;
     while (Date.now() < deadline) {
@@ -212,7 +198,8 @@ export async function runCampaignBench(o: CampaignBenchOptions): Promise<{ healt
   const started = Date.now();
   const stack = await startStack(o.settings, o.log);
   const receipts = new Receipts(stack);
-  const auth = { authorization: `Bearer ${operatorKey(stack)}` };
+  // The stack's key: the development tenant's, its limits out of the bench's way (test/support/stack.ts).
+  const auth = { authorization: `Bearer ${stack.apiKey}` };
   const procs = {
     api: stack.apiPid,
     worker: stack.workerPid,
@@ -223,7 +210,7 @@ export async function runCampaignBench(o: CampaignBenchOptions): Promise<{ healt
 
   // 1. The single-email knee, in this run.
   o.log(`bench: single-email knee, rates ${o.rates.join(', ')}/s, ${o.stepSeconds} s each`);
-  const { knee, steps } = await kneeLadder(stack, receipts, o, auth);
+  const { knee, steps } = await kneeLadder(stack, receipts, o);
 
   // 2. Batches of 1000.
   const batchMs: number[] = [];

@@ -37,13 +37,19 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<{
   statusCodeStats: Record<string, { count: number }>;
 }>;
 
-export async function closedLoop(apiUrl: string, total: number, connections: number): Promise<LoadResult & { p50: number; p99: number }> {
+/** Where the load goes: the API's base URL and the key it sends. */
+export interface ApiTarget {
+  url: string;
+  key: string;
+}
+
+export async function closedLoop(api: ApiTarget, total: number, connections: number): Promise<LoadResult & { p50: number; p99: number }> {
   const autocannon = require('autocannon') as Autocannon;
   const accepted: Accepted[] = [];
   const errors: Record<string, number> = {};
   const startedAt = Date.now();
   const result = await autocannon({
-    url: `${apiUrl}/v1/emails`,
+    url: `${api.url}/v1/emails`,
     connections,
     amount: total,
     timeout: 30,
@@ -54,7 +60,7 @@ export async function closedLoop(apiUrl: string, total: number, connections: num
       {
         method: 'POST',
         path: '/v1/emails',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${api.key}` },
         body: EMAIL_BODY,
         onResponse: (status: number, body: string) => {
           if (status === 202) accepted.push({ id: (JSON.parse(body) as { id: string }).id, at: Date.now() });
@@ -73,8 +79,8 @@ export async function closedLoop(apiUrl: string, total: number, connections: num
  * `maxSockets` connections (requests beyond that wait in the agent, and their wait counts).
  * `live` receives each accepted email as its answer arrives.
  */
-export async function openLoop(apiUrl: string, rate: number, seconds: number, maxSockets = 256, live: Accepted[] = [], headers: Record<string, string> = {}): Promise<LoadResult> {
-  const url = new URL(`${apiUrl}/v1/emails`);
+export async function openLoop(api: ApiTarget, rate: number, seconds: number, maxSockets = 256, live: Accepted[] = [], headers: Record<string, string> = {}): Promise<LoadResult> {
+  const url = new URL(`${api.url}/v1/emails`);
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   const body = Buffer.from(EMAIL_BODY);
   const accepted = live; // filled as answers arrive, so the caller can watch the backlog
@@ -97,7 +103,7 @@ export async function openLoop(apiUrl: string, rate: number, seconds: number, ma
       if (--inFlight === 0 && sent === total) finish();
     };
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length } },
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${api.key}` } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

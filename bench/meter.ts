@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CpuGroup, cpuSeconds, loadAverage, postgresPids } from './proc';
+import { CpuGroup, cpuSeconds, loadAverage, postgresPids } from './procfs';
 
 // CPU seconds of each process of the stack over one phase, the machine's total busy time and
 // what others (processes not ours) used meanwhile: the benchmark shares 2 cores with whatever

@@ -5,11 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
 import { spawnSync } from 'node:child_process';
-import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, REPO_ROOT, startStack, type Stack, type StackSettings } from './stack';
+import { REPO_ROOT } from '../test/support/paths';
+import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
 import { runB0, runB1, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
 import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
-import { loadAverage, peakRssMiB, rssMiB } from './proc';
+import { loadAverage, peakRssMiB, rssMiB } from './procfs';
 import { startPerf, summarizeCpuProfiles } from './profile';
 import { CAMPAIGN_DEFAULTS, runCampaignBench } from './campaign';
 
@@ -31,6 +32,7 @@ const HELP = `usage: npm run bench -- [options]
   --skip-b0 --skip-b1 --skip-closed --skip-open   leave phases out (experiments)
   --keep                  keep the work directory with every process's log
   --node-arg ARG          extra node flag for api and worker (repeatable; experiments)
+  --gateway-rate R        the sink as a rate-limited gateway (R/s, SMTP_GATEWAYS): no local first attempt
   --profile               CPU profiles of api and worker (--cpu-prof) and of the Temporal server
                           (perf, during the closed loop), summarized at the end
   --campaign N            a campaign of N recipients instead (bench/campaign.ts): single-email
@@ -115,6 +117,7 @@ function parseArgs(argv: string[]): Options {
       case '--smtp-pool': o.settings.smtpPoolMax = Math.round(num()); break;
       case '--db-pool': o.settings.dbPoolMax = Math.round(num()); break;
       case '--node-arg': o.settings.nodeArgs = [...o.settings.nodeArgs, next()]; break;
+      case '--gateway-rate': o.settings.gatewayRatePerSecond = num(); break;
       case '--skip-b0': case '--skip-b1': case '--skip-closed': case '--skip-open':
         o.skip.add(a.slice(7));
         break;
@@ -194,7 +197,7 @@ function e2e(receipts: Receipts, accepted: Accepted[]): number[] {
 async function heraldClosedLoop(stack: Stack, receipts: Receipts, n: number, connections: number, all: Accepted[]): Promise<HeraldPhase> {
   const meter = new Meter(procsOf(stack));
   const sampler = setInterval(() => meter.sample(), 1000);
-  const load = await closedLoop(stack.apiUrl, n, connections);
+  const load = await closedLoop({ url: stack.apiUrl, key: stack.apiKey }, n, connections);
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + n * 20);
   clearInterval(sampler);
@@ -236,7 +239,7 @@ async function heraldOpenStep(
     backlogMax = Math.max(backlogMax, live.length - (stack.sink.count() - sinkBefore));
     onSample?.();
   }, 1000);
-  const load = await openLoop(stack.apiUrl, rate, seconds, 256, live);
+  const load = await openLoop({ url: stack.apiUrl, key: stack.apiKey }, rate, seconds, 256, live);
   const stepEnd = Date.now();
   all.push(...load.accepted);
   const missing = await receipts.waitFor(load.accepted, 60_000 + rate * seconds * 20);
@@ -394,6 +397,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   log(`bench: ${opts.smoke ? 'smoke' : 'full'} run; machine: ${machineFacts()}; load average before: ${loadAverage()}`);
+  if (opts.settings.gatewayRatePerSecond) log(`bench: the sink is a rate-limited gateway (${opts.settings.gatewayRatePerSecond}/s): first attempts through its task queue`);
   log(`bench: temporal flags: ${opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`);
   if (opts.profile) {
     profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-bench-prof-'));

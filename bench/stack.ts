@@ -1,18 +1,17 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
-import { DEV_SERVER_TUNING, freePort, startTemporalDevServer } from '../src/dev/temporal-dev-server';
-import { startSmtpSink, type SmtpSink } from './sink';
-import { stopChild } from '../src/dev/stop-child';
+import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
+import { adminUrlFromEnv, createDatabase, dropDatabase } from '../test/support/database';
+import { REPO_ROOT } from '../test/support/paths';
+import { startSmtpSink, type SmtpSink } from '../test/support/smtp-sink';
+import { HeraldStack, stackPorts, type HeraldStackOptions } from '../test/support/stack';
 
-// The stack under test, each part its own process so CPU and memory are per process:
-// Temporal dev server (SQLite file, as `npm start` runs it), PostgreSQL database herald_bench_*,
-// smtp-sink, `node dist/bin/api.js` and `node dist/bin/worker.js`.
+// The stack under test (test/support/stack.ts), each part its own process so CPU and memory are
+// per process: Temporal dev server (SQLite file, as `npm start` runs it), PostgreSQL database
+// herald_bench_*, Postfix's smtp-sink, `node dist/bin/api.js` and `node dist/bin/worker.js`.
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
 /** Where the Herald build under test lives (its dist/): this checkout, or a scratch copy (experiments). */
 export const HERALD_ROOT = process.env.HERALD_BENCH_HERALD_ROOT ? path.resolve(process.env.HERALD_BENCH_HERALD_ROOT) : REPO_ROOT;
 
@@ -29,6 +28,8 @@ export interface StackSettings {
   nodeArgs: string[];
   /** Keep the work directory (logs of every process) after the run. */
   keep?: boolean;
+  /** The sink as a rate-limited gateway (SMTP_GATEWAYS with this ratePerSecond) instead of SMTP_URL. */
+  gatewayRatePerSecond?: number;
 }
 
 export const DEFAULT_SETTINGS: StackSettings = {
@@ -48,6 +49,8 @@ export interface Stack {
   databaseName: string;
   sink: SmtpSink;
   apiUrl: string;
+  /** A key of the tenant the load sends as (all scopes, limits raised). */
+  apiKey: string;
   apiPid: number;
   workerPid: number;
   taskQueue: string;
@@ -59,6 +62,11 @@ export interface Stack {
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Registers a cleanup for cleanupAll (newest first). */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
 
 /** Runs every registered cleanup once, newest first (also on SIGINT/SIGTERM and on errors). */
 export async function cleanupAll(): Promise<void> {
@@ -79,145 +87,60 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-export interface Child {
-  process: ChildProcess;
-  pid: number;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-/** Spawns a Node entry point with its output in logFile; waits until `readyLine` is printed. */
-export async function spawnNode(
-  script: string,
-  env: Record<string, string>,
-  logFile: string,
-  ready: RegExp,
-  opts: { ipc?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {},
-): Promise<Child> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-  });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const handle: Child = {
-    process: child,
-    pid: child.pid!,
-    exited,
-    async stop() {
-      await stopChild(child, exited);
-    },
-  };
-  cleanups.push(() => handle.stop());
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} not ready after ${opts.timeoutMs ?? 60_000} ms; see ${logFile}`)), opts.timeoutMs ?? 60_000);
-    const onData = (d: Buffer) => {
-      output = (output + d.toString()).slice(-10_000);
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stderr!.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited with code ${code} before it was ready; see ${logFile}:\n${output.slice(-2000)}`));
-    });
-  });
-  return handle;
-}
-
 export async function startStack(settings: StackSettings, log: (m: string) => void): Promise<Stack> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'herald-bench-'));
-  cleanups.push(() => (settings.keep ? console.error(`bench: logs kept in ${workDir}`) : rmSync(workDir, { recursive: true, force: true })));
+  onCleanup(() => (settings.keep ? console.error(`bench: logs kept in ${workDir}`) : rmSync(workDir, { recursive: true, force: true })));
   log(`bench: work dir ${workDir}`);
 
-  // Temporal: one named by HERALD_BENCH_TEMPORAL_ADDRESS, or a dev server of our own.
-  let temporalAddress = process.env.HERALD_BENCH_TEMPORAL_ADDRESS;
-  let temporalPid: number | undefined;
-  if (!temporalAddress) {
-    const cli = await resolveTemporalCli(process.env.TEMPORAL_CLI, log);
-    const server = await startTemporalDevServer({
-      cli,
-      port: await freePort(),
-      headless: true,
-      dbFile: path.join(workDir, 'temporal.sqlite'),
-      logFile: path.join(workDir, 'temporal.log'),
-      tuning: settings.temporalTuning,
-    });
-    cleanups.push(() => server.stop());
-    temporalAddress = server.address;
-    temporalPid = server.process.pid;
-  }
-
   // PostgreSQL: a fresh database herald_bench_<pid>_<time> on the server of HERALD_BENCH_DATABASE_ADMIN_URL.
-  const adminUrl = process.env.HERALD_BENCH_DATABASE_ADMIN_URL ?? process.env.HERALD_TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const adminUrl = adminUrlFromEnv('HERALD_BENCH_DATABASE_ADMIN_URL');
   const databaseName = `herald_bench_${process.pid}_${Date.now().toString(36)}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${databaseName}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
-    await a.unsafe(`drop database if exists ${databaseName} with (force)`);
-    await a.end();
-  });
-  const url = new URL(adminUrl);
-  url.pathname = `/${databaseName}`;
-  const databaseUrl = url.toString();
-  // The production entry point (src/db/migrate.ts finds migrations/ relative to dist/).
-  execFileSync(process.execPath, [path.join(HERALD_ROOT, 'dist/bin/migrate.js')], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const databaseUrl = await createDatabase(adminUrl, databaseName);
+  onCleanup(() => dropDatabase(adminUrl, databaseName));
 
-  const sink = await startSmtpSink(await freePort());
-  cleanups.push(() => sink.stop());
+  const sink = await startSmtpSink();
+  onCleanup(() => sink.close());
 
-  const taskQueue = `herald-bench-${process.pid}`;
-  const apiPort = await freePort();
-  const env: Record<string, string> = {
-    HOST: '127.0.0.1',
-    PORT: String(apiPort),
-    DATABASE_URL: databaseUrl,
-    DATABASE_POOL_MAX: String(settings.dbPoolMax),
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    SMTP_URL: sink.url,
-    SMTP_POOL_MAX_CONNECTIONS: String(settings.smtpPoolMax),
-    WORKER_MAX_CONCURRENT_ACTIVITIES: String(settings.workerMaxActivities),
-    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(settings.workerMaxWorkflowTasks),
-    MESSAGE_ID_DOMAIN: 'bench.herald',
-    LOG_LEVEL: 'info',
-    // Never the defaults of a person's own stack.
-    TEMPORAL_PORT: '1',
-    TEMPORAL_UI_PORT: '1',
-    DEV_SMTP_PORT: '1',
-    HERALD_DATA_DIR: path.join(workDir, 'data'),
-    ...settings.extraEnv,
-  };
-  mkdirSync(env.HERALD_DATA_DIR, { recursive: true });
-  const worker = await spawnNode(path.join(HERALD_ROOT, 'dist/bin/worker.js'), env, path.join(workDir, 'worker.log'), /worker running/, { nodeArgs: settings.nodeArgs });
-  const api = await spawnNode(path.join(HERALD_ROOT, 'dist/bin/api.js'), env, path.join(workDir, 'api.log'), /API listening/, { nodeArgs: settings.nodeArgs });
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  return {
+  // Temporal: one named by HERALD_BENCH_TEMPORAL_ADDRESS, or a dev server of our own.
+  const temporalAddress = process.env.HERALD_BENCH_TEMPORAL_ADDRESS;
+  const opts: HeraldStackOptions = {
+    dir: workDir,
+    databaseUrl,
+    gatewayUrl: sink.url,
+    messageIdDomain: 'bench.herald',
+    taskQueue: `herald-bench-${process.pid}`,
     temporalAddress,
-    temporalPid,
+    temporalCli: temporalAddress ? undefined : await resolveTemporalCli(process.env.TEMPORAL_CLI, log),
+    temporalTuning: settings.temporalTuning,
+    env: {
+      DATABASE_POOL_MAX: String(settings.dbPoolMax),
+      SMTP_POOL_MAX_CONNECTIONS: String(settings.smtpPoolMax),
+      WORKER_MAX_CONCURRENT_ACTIVITIES: String(settings.workerMaxActivities),
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(settings.workerMaxWorkflowTasks),
+      // A rate-limited gateway (--gateway-rate): its attempts go through a task queue the server limits.
+      ...(settings.gatewayRatePerSecond
+        ? { SMTP_GATEWAYS: JSON.stringify([{ name: 'sink', url: sink.url, priority: 0, ratePerSecond: settings.gatewayRatePerSecond }]) }
+        : {}),
+      ...settings.extraEnv,
+    },
+    nodeArgs: settings.nodeArgs,
+    heraldRoot: HERALD_ROOT,
+  };
+  const herald = new HeraldStack(opts, await stackPorts(opts));
+  onCleanup(() => herald.stop());
+  await herald.boot();
+  return {
+    temporalAddress: herald.temporalAddress,
+    temporalPid: herald.temporal?.process.pid,
     databaseUrl,
     databaseName,
     sink,
-    apiUrl,
-    apiPid: api.pid,
-    workerPid: worker.pid,
-    taskQueue,
-    env,
+    apiUrl: herald.apiUrl,
+    apiKey: herald.apiKey,
+    apiPid: herald.api!.pid,
+    workerPid: herald.worker!.pid,
+    taskQueue: herald.taskQueue,
+    env: herald.env,
     nodeArgs: settings.nodeArgs,
     workDir,
     stop: cleanupAll,

@@ -23,6 +23,8 @@ create table campaigns (
   -- What the uploads brought: stored recipients, repeated addresses, refused rows.
   recipients integer not null default 0,
   duplicates integer not null default 0,
+  -- addresses on the tenant's suppression list when uploaded: skipped, never sent to
+  suppressed integer not null default 0,
   invalid integer not null default 0,
   status_reason text,
   status_changed_by text,

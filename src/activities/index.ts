@@ -2,23 +2,53 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
 import { createCampaignStore } from '../db/campaigns';
-import { createLifecycleStore, type EmailChange } from '../db/lifecycle';
 import { createPersonalizer, createTemplateCache } from '../campaigns/render';
 import { RenderError } from '../campaigns/template';
+import { isDataRefusal } from '../db/errors';
+import { createLifecycleStore, type EmailChange, type OnEnded } from '../db/lifecycle';
+import { createTenantStore } from '../db/tenants';
+import { createMetrics, type Metrics } from '../metrics';
 import type { TransportRegistry } from '../smtp/transports';
-import { EMAIL_NOT_SENDABLE, type EmailStatus } from '../shared';
+import type { Breakers } from '../smtp/breaker';
+import { EMAIL_NOT_SENDABLE, STATUS_WRITE_REFUSED, toStorable, type EmailStatus } from '../shared';
+import { createGatewayPlan } from './gateway-plan';
 import { createSendEmail } from './send-email';
 
 export interface ActivityDeps {
   sql: Sql;
+  /** The configured gateways' pooled transports, by name (URLs stay here, in the worker). */
   transports: TransportRegistry;
-  /** SMTP gateway URL, e.g. smtp://127.0.0.1:2525 */
-  gatewayUrl: string;
+  /** One circuit breaker per gateway, shared by every attempt of this worker. */
+  breakers: Breakers;
+  /** The process's metrics (a registry of their own when left out). */
+  metrics?: Metrics;
 }
 
+/**
+ * A status write is retried without end while PostgreSQL is away, so that an outage never loses
+ * a change. A write PostgreSQL refuses for its data would get the same refusal forever: it fails
+ * for good instead (non-retryable), and the workflow ends visibly rather than loop.
+ */
+async function statusWrite<T>(what: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isDataRefusal(err)) throw err;
+    throw ApplicationFailure.create({
+      type: STATUS_WRITE_REFUSED,
+      message: toStorable(`PostgreSQL refused the ${what} (SQLSTATE ${err.code}): ${err.message}`),
+      nonRetryable: true,
+    });
+  }
+}
+
+/** The gateway label of an email that ends outside an attempt (a cancel, a give-up). */
+const NO_GATEWAY = 'none';
+
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) {
+export function createActivities({ sql, transports, breakers, metrics = createMetrics() }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
+  const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, NO_GATEWAY, e.status, e.dueAt);
   const campaigns = createCampaignStore(sql);
   const personalizer = createPersonalizer(createTemplateCache((id) => campaigns.get(id).then((c) => c && { subject: c.subject, text: c.textBody, html: c.htmlBody })));
   // A campaign email whose templates cannot be rendered will not render at the next attempt either.
@@ -28,18 +58,19 @@ export function createActivities({ sql, transports, gatewayUrl }: ActivityDeps) 
       throw err;
     });
   return {
-    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), personalize, lifecycle, transports, gatewayUrl }),
+    sendEmail: createSendEmail({ attempts: createAttemptStore(sql), personalize, lifecycle, transports, breakers, metrics }),
+    planGateways: createGatewayPlan({ tenants: createTenantStore(sql), transports }),
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
     async recordChange(emailId: string, change: EmailChange): Promise<void> {
-      await lifecycle.recordChange(emailId, change);
+      await statusWrite(`${change.event} write`, () => lifecycle.recordChange(emailId, change));
     },
     /** Ends the email cancelled, unless the gateway already has it; returns its final status. */
     async cancelEmail(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.cancel(emailId, actor, reason);
+      return statusWrite('cancellation', () => lifecycle.cancel(emailId, actor, reason, onEnded));
     },
     /** Ends an email whose delivery gave up or was refused; returns its final status. */
     async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
-      return lifecycle.endDelivery(emailId, reason);
+      return statusWrite('final status', () => lifecycle.endDelivery(emailId, reason, onEnded));
     },
   };
 }

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { TenantStore } from '../db/tenants';
 import type { KeyScope } from '../shared';
 import { hashKey, looksLikeKey } from '../tenants/keys';
+import { addToLogContext } from '../telemetry/context';
 import type { ApiEnv } from './deps';
 import { Problem, rateLimitHeaders } from './problem';
 
@@ -29,6 +30,7 @@ export function authenticate(tenants: Pick<TenantStore, 'authenticate'>): Middle
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
     c.set('tenant', tenant);
     c.set('scopes', auth.scopes);
+    addToLogContext({ tenantId: tenant.id });
     await next();
   };
 }

@@ -1,35 +1,60 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
 import { createDeliveryService } from '../deliveries/service';
 import { createDeliveryWorkflows } from '../deliveries/workflows';
 import { createTenantStore } from '../db/tenants';
+import { startSubmissionServer, type RunningSubmission } from '../submission/server';
+import { createWebhookStore } from '../db/webhooks';
+import { clientInterceptors } from '../telemetry/interceptors';
+import { createWebhookService } from '../webhooks/service';
+import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
+import { createSuppressionService } from '../suppressions/service';
 import { createCampaignService } from '../campaigns/service';
 import { createCampaignWorkflows } from '../campaigns/workflows';
 import { createApp } from './app';
 
 export interface RunningApi {
   url: string;
+  /** The SMTP submission listener, when SMTP_SUBMISSION_PORT is set. */
+  submission?: Pick<RunningSubmission, 'port' | 'tlsPort'> & { starttls: boolean };
   stop(): Promise<void>;
 }
 
-/** The HTTP API with its one Temporal client and one sql pool, closed on stop. */
-export async function startApiServer(config: Config, temporalAddress: string, logger: Logger): Promise<RunningApi> {
+/**
+ * The intake: the HTTP API and, when configured, the SMTP submission listener, sharing one
+ * Temporal client, one sql pool and one delivery service; all closed on stop. SMTP submission
+ * lives here because it is an intake like the API (keys, tenants, the accept path), scales with
+ * it and is reached where the API is; workers take no connections from clients.
+ */
+export async function startApiServer(config: Config, temporalAddress: string, logger: Logger, metrics: Metrics): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   const deliveries = createDeliveryService({
     sql,
     workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
     logger,
+    metrics,
   });
+  const tenants = createTenantStore(sql);
   const app = createApp({
     deliveries,
+    webhooks: createWebhookService({
+      store: createWebhookStore(sql),
+      dispatch: createWebhookDispatch(client, webhookTaskQueue(config.temporal.taskQueue), config.webhooks.policy),
+      targets: config.webhooks.targets,
+      maxEndpointsPerTenant: config.webhooks.maxEndpointsPerTenant,
+      logger,
+    }),
+    suppressions: createSuppressionService({ sql }),
     campaigns: createCampaignService({
       sql,
       deliveries,
@@ -39,7 +64,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       logger,
     }),
     campaignSettings: config.campaigns,
-    tenants: createTenantStore(sql),
+    tenants,
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([
         sql`select 1`.then(() => true, () => false),
@@ -48,16 +73,39 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       return { postgres, temporal };
     },
     maxMessageBytes: config.maxMessageBytes,
+    maxConcurrentLargeRequests: config.maxConcurrentLargeRequests,
     logger,
+    metrics,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const { submission: smtp } = config;
+  let submission: RunningSubmission | undefined;
+  if (smtp.port !== undefined) {
+    submission = await startSubmissionServer(
+      { deliveries, tenants, logger },
+      {
+        ...smtp,
+        port: smtp.port,
+        host: config.http.host,
+        tls: smtp.tls ? { cert: readFileSync(smtp.tls.certFile), key: readFileSync(smtp.tls.keyFile) } : undefined,
+        messageIdDomain: config.messageIdDomain,
+      },
+    ).catch(async (err) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      await sql.end({ timeout: 5 });
+      throw err;
+    });
+  }
   return {
     url: `http://${host}:${port}`,
+    submission: submission && { port: submission.port, tlsPort: submission.tlsPort, starttls: smtp.tls !== undefined },
     async stop() {
+      await submission?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
       await sql.end({ timeout: 5 });

@@ -4,6 +4,8 @@ import type { CampaignProgress } from '../campaigns/service';
 import type { Accepted, BatchItem } from '../deliveries/service';
 import type { DeliveryError } from '../deliveries/errors';
 import { toProblem, type ProblemBody } from './problem';
+import type { DeliveryRow, EndpointRow } from '../db/webhooks';
+import type { SuppressionRow } from '../db/suppressions';
 
 // The public JSON shapes, from the rows PostgreSQL gives back.
 
@@ -17,6 +19,7 @@ export function toEmailView({ email, recipients, attempts }: { email: EmailRow; 
     status: email.status,
     workflowId: email.workflowId,
     messageId: email.messageId,
+    source: email.source,
     from: email.content.from ?? { address: email.fromAddress },
     subject: email.subject,
     sendAt: iso(email.sendAt),
@@ -39,6 +42,7 @@ export function toListItemView(e: ListedEmailRow) {
     status: e.status,
     workflowId: e.workflowId,
     messageId: e.messageId,
+    source: e.source,
     from: e.fromAddress,
     recipients: e.recipients,
     subject: e.subject,
@@ -96,6 +100,7 @@ export function toCampaignView({ campaign: c, counts, currentRatePerSecond, esti
     ratePerSecond: c.ratePerSecond,
     recipients: c.recipients,
     duplicates: c.duplicates,
+    suppressed: c.suppressed,
     invalid: c.invalid,
     counts,
     currentRatePerSecond: Math.round(currentRatePerSecond * 10) / 10,
@@ -111,4 +116,45 @@ export function toCampaignView({ campaign: c, counts, currentRatePerSecond, esti
 /** One recipient of GET /v1/campaigns/:id/recipients. */
 export function toCampaignRecipientView(r: RecipientListRow) {
   return { email: r.address, status: r.status, emailId: r.emailId, variables: r.variables, sentAt: iso(r.sentAt), lastError: r.lastError };
+}
+
+/** One webhook endpoint (never its secret, which is shown once, at creation and rotation). */
+export function toWebhookView(e: EndpointRow) {
+  return {
+    id: e.id,
+    url: e.url,
+    events: e.events,
+    description: e.description,
+    enabled: e.disabledAt === null,
+    disabledAt: iso(e.disabledAt),
+    disabledReason: e.disabledReason,
+    failingSince: iso(e.failingSince),
+    lastError: e.lastError,
+    previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+/** One delivery of a webhook event to an endpoint. */
+export function toWebhookDeliveryView(d: DeliveryRow) {
+  return {
+    id: d.id,
+    webhookId: d.messageId,
+    type: d.type,
+    emailId: d.emailId,
+    status: d.status,
+    attempts: d.attempts,
+    lastAttemptAt: iso(d.lastAttemptAt),
+    responseStatus: d.responseStatus,
+    responseBody: d.responseBody,
+    lastError: d.lastError,
+    deliveredAt: iso(d.deliveredAt),
+    createdAt: iso(d.createdAt),
+  };
+}
+
+/** One entry of the suppression list. */
+export function toSuppressionView(s: SuppressionRow) {
+  return { address: s.address, domain: s.domain, source: s.source, reason: s.reason, smtpCode: s.smtpCode, emailId: s.emailId, createdAt: iso(s.createdAt) };
 }

@@ -1,44 +1,57 @@
 import path from 'node:path';
-import { parseConfig } from '../config';
+import { DEV_SMTP_SUBMISSION_PORT, developmentTargets, parseConfig } from '../config';
 import { createLogger } from '../logger';
 import { ensureDatabase, migrate } from '../db/migrate';
 import { provideDatabase } from '../dev/default-database';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../dev/temporal-dev-server';
 import { startMailSink, type MailSink } from '../dev/mail-sink';
-import { startApiServer } from '../api/server';
+import { startApiServer, type RunningApi } from '../api/server';
 import { startWorker } from '../worker/start';
 import { createSql } from '../db/sql';
 import { createTenantStore } from '../db/tenants';
 import { createTenantAdmin } from '../tenants/admin';
-import { DEFAULT_TENANT } from '../shared';
+import { DEFAULT_GATEWAY, DEFAULT_TENANT } from '../shared';
+import { startProcessTelemetry } from '../telemetry/process';
 import { onShutdownSignal } from './shutdown';
 
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
-// second start picks up where the first stopped.
+// second start picks up where the first stopped. One process: one log, one /metrics (API and
+// worker metrics together, on METRICS_PORT).
 async function main() {
   const bootConfig = parseConfig();
-  const logger = createLogger(bootConfig.logLevel, 'herald');
+  const logger = createLogger(bootConfig.logLevel, 'herald', { format: bootConfig.logFormat });
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => logger.error({ err }, 'error while stopping'));
   };
-  onShutdownSignal(stopAll);
+  onShutdownSignal(stopAll, logger);
 
   try {
+    const telemetry = await startProcessTelemetry(bootConfig, logger, { port: bootConfig.metrics.apiPort, worker: true });
+    stops.push(() => telemetry.server.stop());
     // Which PostgreSQL is only known once it runs (embedded, or found at the default URL): the
-    // rest of the stack gets the boot config with that URL.
+    // rest of the stack gets the boot config with that URL. Development allows webhooks to http
+    // and loopback targets, unless the environment says otherwise.
     const database = await provideDatabase(bootConfig);
     if (database.embedded) {
       stops.push(() => database.embedded!.stop());
-      console.log(database.note);
+      logger.info(database.note);
     }
-    const config = { ...bootConfig, databaseUrl: database.url };
+    // SMTP submission listens here even when SMTP_SUBMISSION_PORT is unset (the production entry
+    // points open no listener then).
+    const submission = { ...bootConfig.submission, port: bootConfig.submission.port ?? DEV_SMTP_SUBMISSION_PORT };
+    const config = {
+      ...bootConfig,
+      databaseUrl: database.url,
+      submission,
+      webhooks: { ...bootConfig.webhooks, targets: developmentTargets(bootConfig) },
+    };
 
     let temporalAddress = config.temporal.address;
     let temporal: DevServer | undefined;
     if (!temporalAddress) {
-      const cli = await resolveTemporalCli(config.temporal.cli);
+      const cli = await resolveTemporalCli(config.temporal.cli, (m) => logger.info(m));
       temporal = await startTemporalDevServer({
         cli,
         port: config.temporal.port,
@@ -54,37 +67,58 @@ async function main() {
     await migrate(config.databaseUrl);
 
     let sink: MailSink | undefined;
-    let gatewayUrl = config.smtp.url;
-    if (!gatewayUrl) {
+    let gateways = config.smtp.gateways;
+    if (!gateways) {
       sink = await startMailSink(path.join(config.dataDir, 'mail'), config.smtp.devPort);
       stops.push(() => sink!.close());
-      gatewayUrl = sink.url;
+      gateways = [{ name: DEFAULT_GATEWAY, url: sink.url, priority: 0 }];
     }
 
     const dev = await developmentKey(config.databaseUrl, config.dataDir);
 
-    const worker = await startWorker(config, temporalAddress, gatewayUrl, logger);
+    const worker = await startWorker(config, temporalAddress, gateways, logger, telemetry.metrics);
     stops.push(() => worker.stop());
-    const api = await startApiServer(config, temporalAddress, logger);
+    const api = await startApiServer(config, temporalAddress, logger, telemetry.metrics);
     stops.push(() => api.stop());
 
-    console.log(
-      [
-        '',
+    const { allowHttp, allowPrivateTargets } = config.webhooks.targets;
+    const webhookTargets = [allowHttp ? 'http URLs' : '', allowPrivateTargets ? 'loopback and private addresses' : ''].filter(Boolean).join(', ');
+    const banner = [
+      'Herald is running',
+      `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id; /docs)`,
+      api.submission ? `  SMTP submission:  ${submissionLine(config.http.host, api.submission)}` : '',
+      `  Development key:  ${dev.key}`,
+      `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
+      `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
+      temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
+      `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
+      sink
+        ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})`
+        : `  SMTP gateways:    ${gateways.map((g) => `${g.name} ${withoutPassword(g.url)}${g.ratePerSecond ? ` (${g.ratePerSecond}/s)` : ''}`).join(', ')}`,
+      `  Metrics:          ${telemetry.server.url}   (API, worker and Temporal worker metrics)`,
+      webhookTargets
+        ? `  Webhooks:         ${webhookTargets} allowed (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false refuse them)`
+        : '  Webhooks:         https and public hosts only',
+      'Ctrl-C stops everything.',
+    ].filter((l) => l !== '');
+    // Readable on a terminal; one structured line (with the same facts) elsewhere.
+    if (process.stdout.isTTY && config.logFormat !== 'json') process.stdout.write(`\n${banner.join('\n')}\n\n`);
+    else {
+      logger.info(
+        {
+          api: api.url,
+          smtpSubmission: api.submission,
+          metrics: telemetry.server.url,
+          temporal: temporalAddress,
+          webUi: temporal?.uiUrl,
+          devKeyFile: dev.file,
+          webhookTargets: config.webhooks.targets,
+        },
         'Herald is running',
-        `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id)`,
-        `  Development key:  ${dev.key}`,
-        `                    (in ${dev.file}; tenant "${DEFAULT_TENANT}"${dev.anyDomain ? ', which sends from any domain until you give it domains: npx herald tenant update default --domain example.com' : ''})`,
-        `  Temporal:         ${temporalAddress}${temporal ? ' (dev server, state in ' + path.join(config.dataDir, 'temporal.sqlite') + ')' : ''}`,
-        temporal?.uiUrl ? `  Temporal Web UI:  ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows` : '',
-        `  PostgreSQL:       ${config.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
-        sink ? `  SMTP gateway:     ${sink.url} (development sink; mail lands in ${sink.dir})` : `  SMTP gateway:     ${withoutPassword(gatewayUrl)}`,
-        '',
-        'Ctrl-C stops everything.',
-      ]
-        .filter((l) => l !== '')
-        .join('\n'),
-    );
+      );
+      if (webhookTargets)
+        logger.warn({ webhookTargets: config.webhooks.targets }, `webhooks: ${webhookTargets} allowed (development stack)`);
+    }
     await worker.done;
   } catch (err) {
     logger.error({ err }, 'herald could not start');
@@ -103,6 +137,14 @@ async function developmentKey(databaseUrl: string, dataDir: string) {
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/** Where to submit over SMTP, and how: the user name is not read, the password is the key. */
+function submissionLine(host: string, smtp: NonNullable<RunningApi['submission']>): string {
+  const at = host === '0.0.0.0' ? '127.0.0.1' : host;
+  const tls = smtp.starttls ? 'STARTTLS' : 'no TLS: AUTH from loopback only';
+  const implicit = smtp.tlsPort !== undefined ? `, implicit TLS on ${at}:${smtp.tlsPort}` : '';
+  return `${at}:${smtp.port} (${tls}${implicit}; AUTH PLAIN/LOGIN, any user name, password = the key)`;
 }
 
 /** Credentials never reach a terminal or a log. */

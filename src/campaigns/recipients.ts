@@ -1,6 +1,4 @@
-// The address rule of the API, in the one place campaigns reach it (repoint this import when the
-// rule moves into src/shared).
-import { validAddress } from '../api/schemas/email';
+import { normalizeAddress } from '../shared';
 import { checkVariables, RenderError, type CompiledCampaign, type TemplateVariables } from './template';
 
 export interface Recipient {
@@ -14,9 +12,11 @@ export function recipientOf(
   spec: TemplateVariables,
   subjectOf: CompiledCampaign['subject'],
 ): Recipient | { error: string } {
-  const address = validAddress(typeof fields.email === 'string' ? fields.email.trim() : fields.email);
-  if (!address)
-    return { error: fields.email === undefined || fields.email === '' ? 'email: missing' : 'email: must be a valid email address' };
+  if (fields.email === undefined || fields.email === '') return { error: 'email: missing' };
+  // The address rule of every intake (src/shared/address.ts): lower-cased, the domain in ASCII.
+  const checked_ = typeof fields.email === 'string' ? normalizeAddress(fields.email.trim()) : { ok: false as const, reason: 'must be a string' };
+  if (!checked_.ok) return { error: `email: ${checked_.reason}` };
+  const address = checked_.value;
   const checked = checkVariables(spec, fields);
   if ('error' in checked) return checked;
   try {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
+import type { WebhookService } from '../webhooks/service';
 import type { Sql } from '../db/sql';
 import {
   CampaignNotDraft,
@@ -56,6 +57,8 @@ export interface CampaignSubmission {
 export interface UploadReport {
   added: number;
   duplicates: number;
+  /** On the tenant's suppression list: skipped, never sent to. */
+  suppressed: number;
   invalid: number;
   /** The first invalid rows (at most MAX_REPORTED_ROWS), by line. */
   invalidRows: Array<{ line: number; error: string }>;
@@ -79,6 +82,8 @@ export interface CampaignServiceDeps {
   messageIdDomain: string;
   settings: CampaignSettings;
   logger: Logger;
+  /** Tells the tenant's webhook endpoints (campaign.completed); left out where nothing completes campaigns (the API). */
+  webhooks?: Pick<WebhookService, 'publish'>;
 }
 
 /** Invalid rows listed in an upload's answer; all are counted. */
@@ -103,7 +108,7 @@ const finished = (status: CampaignStatus) =>
     detail: 'a cancelled or completed campaign cannot be changed',
   });
 
-export function createCampaignService({ sql, deliveries, workflows, messageIdDomain, settings, logger }: CampaignServiceDeps) {
+export function createCampaignService({ sql, deliveries, workflows, messageIdDomain, settings, logger, webhooks }: CampaignServiceDeps) {
   const store = createCampaignStore(sql);
   const compiled = createTemplateCache((id) => store.get(id).then((c) => c && templatesOf(c)));
 
@@ -154,7 +159,8 @@ export function createCampaignService({ sql, deliveries, workflows, messageIdDom
     /**
      * Reads an upload as it streams in and stores its recipients in batches, in one transaction:
      * a refused upload (too large, unreadable CSV, not a draft) keeps nothing. Invalid rows are
-     * counted and reported by line; repeated addresses are counted as duplicates.
+     * counted and reported by line; repeated addresses are counted as duplicates, suppressed
+     * addresses (the tenant's list) as suppressed, and neither becomes an email.
      */
     async upload(tenantId: string, id: string, format: UploadFormat, body: ReadableStream<Uint8Array> | null): Promise<UploadReport> {
       const campaign = await campaignOf(tenantId, id);
@@ -336,9 +342,22 @@ export function createCampaignService({ sql, deliveries, workflows, messageIdDom
       });
     },
 
-    /** Every recipient handed over and every email finished. (A campaign.completed webhook belongs here once webhooks exist.) */
+    /** Every recipient handed over and every email finished: completed, and the tenant's endpoints told. */
     async complete(campaignId: string): Promise<void> {
       await store.setStatus(campaignId, 'completed', 'herald', null);
+      const campaign = await store.get(campaignId);
+      if (!campaign || !webhooks) return;
+      const { counts } = await progressOf(campaign);
+      await webhooks.publish(campaign.tenantId, 'campaign.completed', {
+        campaignId,
+        workflowId: campaign.workflowId,
+        status: 'completed',
+        recipients: campaign.recipients,
+        counts,
+        tags: campaign.tags,
+        startedAt: campaign.startedAt?.toISOString() ?? null,
+        finishedAt: new Date().toISOString(),
+      });
     },
   };
 }

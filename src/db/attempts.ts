@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import type { Address, Attachment, EmailContent, EmailMessage, EmailStatus, RecipientOutcome } from '../shared';
+import { toStorable, type Address, type Attachment, type EmailContent, type EmailMessage, type EmailStatus, type RecipientOutcome } from '../shared';
 
 // The send path's reads and writes: the message to send, and each attempt's record. Every status
 // change goes through the emails_status_transition trigger, so a wrong one fails here, loudly.
@@ -8,9 +8,30 @@ export interface SendableEmail extends EmailMessage {
   id: string;
   tenantId: string;
   status: EmailStatus;
-  recipients: Array<{ address: string; status: RecipientOutcome }>;
+  /** `suppressedBecause`: the address is on the tenant's suppression list, for that reason. */
+  recipients: Array<{ address: string; status: RecipientOutcome; suppressedBecause?: string }>;
+  /** When it was accepted, or its sendAt (metrics: accept-to-attempt and accept-to-sent). */
+  dueAt: Date;
+  /** An attempt was made before (this one is not the first). */
+  attempted: boolean;
+  /** The From domain's signing key, when the operator gave it one. Never logged, never returned. */
+  dkim?: DkimSigningKey;
   /** A campaign's email: its subject and bodies are rendered from the campaign's templates at send time. */
   personalization?: { campaignId: string; variables: Record<string, string> };
+}
+
+/** nodemailer's DKIM options for one key. */
+export interface DkimSigningKey {
+  domainName: string;
+  keySelector: string;
+  privateKey: string;
+}
+
+/** An address to put on the tenant's suppression list, from a gateway's refusal. */
+export interface NewBounceSuppression {
+  address: string;
+  reason: string;
+  smtpCode?: number;
 }
 
 export type AttemptOutcome = 'sent' | 'partial' | 'transient' | 'permanent' | 'uncertain';
@@ -37,16 +58,44 @@ export const INTERRUPTED_ATTEMPT = 'attempt interrupted (worker stopped or timed
 export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
+      // The DKIM key of the From domain comes with the email: no round trip of its own.
       const [email] = await sql<
-        Array<{ id: string; tenantId: string; status: EmailStatus; messageId: string; fromAddress: string; subject: string; content: EmailContent & { from?: Address }; campaignId: string | null; variables: Record<string, string> | null }>
+        Array<{
+          id: string;
+          tenantId: string;
+          status: EmailStatus;
+          messageId: string;
+          fromAddress: string;
+          subject: string;
+          content: EmailContent & { from?: Address };
+          mailFrom: string | null;
+          message: Buffer | null;
+          dueAt: Date;
+          attempted: boolean;
+          dkimSelector: string | null;
+          dkimPrivateKey: string | null;
+          dkimDomain: string | null;
+          campaignId: string | null;
+          variables: Record<string, string> | null;
+        }>
       >`
-        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, e.campaign_id, r.variables
-        from emails e left join campaign_recipients r on r.campaign_id = e.campaign_id and r.id = e.campaign_recipient_id
+        select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, m.mail_from, m.message,
+          coalesce(e.send_at, e.created_at) as due_at,
+          exists (select 1 from delivery_attempts a where a.email_id = e.id) as attempted,
+          k.selector as dkim_selector, k.private_key as dkim_private_key, k.domain as dkim_domain,
+          e.campaign_id, cr.variables
+        from emails e
+        left join email_raw_messages m on m.email_id = e.id
+        left join campaign_recipients cr on cr.campaign_id = e.campaign_id and cr.id = e.campaign_recipient_id
+        left join dkim_keys k on k.tenant_id = e.tenant_id and k.domain = lower(substring(e.from_address from '[^@]*$'))
         where e.id = ${emailId}`;
       if (!email) return undefined;
       const [recipients, attachments] = await Promise.all([
-        sql<Array<{ address: string; status: RecipientOutcome }>>`
-          select address, status from email_recipients where email_id = ${emailId} order by address`,
+        sql<Array<{ address: string; status: RecipientOutcome; suppressedBecause: string | null }>>`
+          select r.address, r.status, s.reason as suppressed_because
+          from email_recipients r
+          left join suppressions s on s.tenant_id = ${email.tenantId} and s.address = r.address
+          where r.email_id = ${emailId} order by r.address`,
         sql<Attachment[]>`
           select filename, content_type, content from email_attachments where email_id = ${emailId} order by position`,
       ]);
@@ -58,8 +107,14 @@ export function createAttemptStore(sql: Sql) {
         from: email.content.from ?? { address: email.fromAddress },
         subject: email.subject,
         content: email.content,
-        recipients: [...recipients],
+        recipients: recipients.map((r) => ({ address: r.address, status: r.status, ...(r.suppressedBecause !== null ? { suppressedBecause: r.suppressedBecause } : {}) })),
         attachments: [...attachments],
+        ...(email.message && email.mailFrom !== null ? { submitted: { message: email.message, mailFrom: email.mailFrom } } : {}),
+        dueAt: email.dueAt,
+        attempted: email.attempted,
+        ...(email.dkimPrivateKey && email.dkimSelector && email.dkimDomain
+          ? { dkim: { domainName: email.dkimDomain, keySelector: email.dkimSelector, privateKey: email.dkimPrivateKey } }
+          : {}),
         ...(email.campaignId ? { personalization: { campaignId: email.campaignId, variables: email.variables ?? {} } } : {}),
       };
     },
@@ -68,15 +123,15 @@ export function createAttemptStore(sql: Sql) {
      * Marks the email `sending` and opens an attempt row. An earlier attempt of the same email
      * still open means a worker died mid-send: it is closed as `uncertain`.
      */
-    async beginAttempt(emailId: string): Promise<string> {
+    async beginAttempt(emailId: string, gateway: string): Promise<string> {
       return sql.begin(async (tx) => {
         await tx`
           update delivery_attempts set finished_at = now(), outcome = 'uncertain', error_message = ${INTERRUPTED_ATTEMPT}
           where email_id = ${emailId} and finished_at is null`;
         await tx`update emails set status = 'sending' where id = ${emailId}`;
         const [row] = await tx<Array<{ id: string }>>`
-          insert into delivery_attempts (email_id, attempt)
-          select ${emailId}, count(*) + 1 from delivery_attempts where email_id = ${emailId}
+          insert into delivery_attempts (email_id, attempt, gateway)
+          select ${emailId}, count(*) + 1, ${gateway} from delivery_attempts where email_id = ${emailId}
           returning id::text as id`;
         return row.id;
       }) as Promise<string>;
@@ -85,7 +140,8 @@ export function createAttemptStore(sql: Sql) {
     /**
      * Records what one attempt produced, all in one transaction: the attempt, each recipient's
      * outcome, the email status and an event. This is the first thing done after the gateway
-     * answers, so a retried attempt finds it before sending again.
+     * answers, so a retried attempt finds it before sending again. Returns false when the attempt
+     * was late (a later attempt had closed it) and so left the status alone.
      */
     async recordAttempt(args: {
       emailId: string;
@@ -94,9 +150,21 @@ export function createAttemptStore(sql: Sql) {
       recipients: RecipientUpdate[];
       status: EmailStatus;
       lastError?: string;
-    }): Promise<void> {
-      const { emailId, attemptId, result, recipients, status } = args;
-      await sql.begin(async (tx) => {
+      /** Recipients the gateway refused for good as unknown mailboxes: suppressed from now on. */
+      suppress?: { tenantId: string; addresses: NewBounceSuppression[] };
+    }): Promise<boolean> {
+      const { emailId, attemptId, status } = args;
+      // Replies and errors come from the gateway: a NUL or a broken surrogate in them must not
+      // make the record of what the gateway did fail (and the attempt be sent again).
+      const text = (s: string | undefined) => (s === undefined ? undefined : toStorable(s));
+      const result = { ...args.result, smtpResponse: text(args.result.smtpResponse), errorMessage: text(args.result.errorMessage) };
+      const recipients = args.recipients.map((r) => ({ ...r, smtpResponse: text(r.smtpResponse) }));
+      const lastError = text(args.lastError);
+      return sql.begin(async (tx) => {
+        if (args.suppress?.addresses.length) {
+          const rows = args.suppress.addresses.map((a) => ({ tenantId: args.suppress!.tenantId, address: a.address, source: 'bounce', reason: text(a.reason), smtpCode: a.smtpCode ?? null, emailId }));
+          await tx`insert into suppressions ${tx(rows, 'tenantId', 'address', 'source', 'reason', 'smtpCode', 'emailId')} on conflict (tenant_id, address) do nothing`;
+        }
         const closed = await tx`
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
@@ -106,7 +174,7 @@ export function createAttemptStore(sql: Sql) {
           returning id`;
         // A later attempt already closed this one as uncertain: that record stays, and what
         // this attempt learnt late is written to the timeline (and to the recipients below).
-        const late = closed.length === 0;
+        let late = closed.length === 0;
         if (recipients.length > 0) {
           const rows = recipients.map((r) => [r.address, r.status, String(r.smtpCode ?? ''), r.smtpResponse ?? '']);
           await tx`
@@ -115,12 +183,16 @@ export function createAttemptStore(sql: Sql) {
             from (values ${tx(rows)}) as u (address, status, smtp_code, smtp_response)
             where r.email_id = ${emailId} and r.address = u.address`;
         }
-        // A late attempt leaves the status to the attempt now under way.
+        // A late attempt leaves the status to the attempt now under way; an email that ended
+        // meanwhile (a give-up or a cancel that raced this attempt) keeps its end, and what the
+        // attempt learnt is still recorded above and in the timeline.
         if (!late) {
-          await tx`
-            update emails set status = ${status}, last_error = ${args.lastError ?? null},
+          const updated = await tx`
+            update emails set status = ${status}, last_error = ${lastError ?? null},
               sent_at = case when ${status} = 'sent' then now() else sent_at end
-            where id = ${emailId}`;
+            where id = ${emailId} and status not in ('sent', 'failed', 'cancelled')
+            returning id`;
+          late = updated.length === 0;
         }
         await tx`
           insert into email_events (email_id, type, actor, data)
@@ -136,7 +208,32 @@ export function createAttemptStore(sql: Sql) {
         if (!late && (status === 'sent' || status === 'failed')) {
           // The final status gets its own timeline entry.
           await tx`insert into email_events (email_id, type, actor, data)
-            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: args.lastError ?? null })})`;
+            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: lastError ?? null })})`;
+        }
+        return !late;
+      }) as Promise<boolean>;
+
+    },
+    /**
+     * Records the recipients found on the suppression list (never sent to), and, when none is
+     * left to send to, the email's final status with the reason, all in one transaction.
+     */
+    async recordSuppressed(args: { emailId: string; recipients: Array<{ address: string; reason: string }>; finalStatus?: 'sent' | 'failed'; reason: string }): Promise<void> {
+      const { emailId, finalStatus, reason } = args;
+      await sql.begin(async (tx) => {
+        const rows = args.recipients.map((r) => [r.address, `suppressed: ${r.reason}`]);
+        await tx`
+          update email_recipients as r set status = 'suppressed', smtp_code = null, smtp_response = u.reason, updated_at = now()
+          from (values ${tx(rows)}) as u (address, reason)
+          where r.email_id = ${emailId} and r.address = u.address`;
+        await tx`insert into email_events (email_id, type, actor, data)
+          values (${emailId}, 'recipients.suppressed', 'worker', ${tx.json({ addresses: args.recipients.map((r) => r.address) })})`;
+        if (finalStatus) {
+          await tx`update emails set status = ${finalStatus}, last_error = ${reason}, status_reason = ${reason},
+              sent_at = case when ${finalStatus} = 'sent' then coalesce(sent_at, now()) else sent_at end
+            where id = ${emailId} and status not in ('sent', 'failed', 'cancelled')`;
+          await tx`insert into email_events (email_id, type, actor, data)
+            values (${emailId}, ${'email.' + finalStatus}, 'worker', ${tx.json({ reason })})`;
         }
       });
     },

@@ -33,6 +33,7 @@ export interface CampaignRow {
   ratePerSecond: number | null;
   recipients: number;
   duplicates: number;
+  suppressed: number;
   invalid: number;
   statusReason: string | null;
   statusChangedBy: string | null;
@@ -110,6 +111,7 @@ const COLUMNS = [
   'rate_per_second',
   'recipients',
   'duplicates',
+  'suppressed',
   'invalid',
   'status_reason',
   'status_changed_by',
@@ -155,31 +157,39 @@ export function createCampaignStore(sql: Sql) {
       fill: (
         insert: (rows: Array<{ address: string; variables: Record<string, string> }>) => Promise<number>,
       ) => Promise<{ invalid: number }>,
-    ): Promise<{ added: number; duplicates: number; invalid: number; recipients: number }> {
+    ): Promise<{ added: number; duplicates: number; suppressed: number; invalid: number; recipients: number }> {
       return sql.begin(async (tx) => {
         const [campaign] = await tx<
-          Array<{ status: CampaignStatus; recipients: number }>
-        >`select status, recipients from campaigns where id = ${id} for update`;
+          Array<{ status: CampaignStatus; recipients: number; tenantId: string }>
+        >`select status, recipients, tenant_id from campaigns where id = ${id} for update`;
         if (campaign.status !== 'draft') throw new CampaignNotDraft(campaign.status);
         let added = 0;
         let duplicates = 0;
+        let suppressed = 0;
         const { invalid } = await fill(async (rows) => {
           if (rows.length === 0) return 0;
+          // Addresses on the tenant's suppression list are skipped (and counted): never an email.
+          const [skipped] = await tx<Array<{ n: number }>>`
+            select count(*)::int as n from unnest(${rows.map((r) => r.address)}::text[]) as t (a)
+            where exists (select 1 from suppressions s where s.tenant_id = ${campaign.tenantId} and s.address = t.a)`;
           const inserted = await tx`
             insert into campaign_recipients (campaign_id, address, variables)
             select ${id}, a, v::jsonb from unnest(${rows.map((r) => r.address)}::text[], ${rows.map((r) => JSON.stringify(r.variables))}::text[]) as t (a, v)
+            where not exists (select 1 from suppressions s where s.tenant_id = ${campaign.tenantId} and s.address = t.a)
             on conflict (campaign_id, address) do nothing
             returning 1`;
           added += inserted.length;
-          duplicates += rows.length - inserted.length;
+          suppressed += skipped.n;
+          duplicates += rows.length - skipped.n - inserted.length;
           if (campaign.recipients + added > maxRecipients) throw new TooManyRecipients(maxRecipients);
           return inserted.length;
         });
         const [counters] = await tx<Array<{ recipients: number }>>`
-          update campaigns set recipients = recipients + ${added}, duplicates = duplicates + ${duplicates}, invalid = invalid + ${invalid}, updated_at = now()
+          update campaigns set recipients = recipients + ${added}, duplicates = duplicates + ${duplicates}, suppressed = suppressed + ${suppressed},
+            invalid = invalid + ${invalid}, updated_at = now()
           where id = ${id} returning recipients`;
-        return { added, duplicates, invalid, recipients: counters.recipients };
-      }) as Promise<{ added: number; duplicates: number; invalid: number; recipients: number }>;
+        return { added, duplicates, suppressed, invalid, recipients: counters.recipients };
+      }) as Promise<{ added: number; duplicates: number; suppressed: number; invalid: number; recipients: number }>;
     },
 
     /** draft -> running (waits for an upload under way); false when it is not a draft. */

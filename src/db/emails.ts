@@ -1,5 +1,15 @@
 import type { Sql } from './sql';
-import { domainOf, initialStatus, type Address, type Attachment, type EmailContent, type EmailStatus, type RecipientOutcome } from '../shared';
+import {
+  domainOf,
+  initialStatus,
+  type Address,
+  type Attachment,
+  type EmailContent,
+  type EmailSource,
+  type EmailStatus,
+  type RecipientOutcome,
+  type SubmittedMessage,
+} from '../shared';
 
 // The email aggregate as the accept path and the readers see it: storing a new email with its
 // recipients and attachments, and reading it back.
@@ -16,6 +26,10 @@ export interface NewEmail {
   metadata: Record<string, unknown>;
   tags: string[];
   sendAt?: string;
+  /** The API's when absent. */
+  source?: EmailSource;
+  /** A message submitted whole, stored as it is (email_raw_messages). */
+  submitted?: SubmittedMessage;
   idempotencyKey?: string;
   requestHash: string;
   /** The tenant's daily quota: a new email past it is refused and nothing is stored. */
@@ -51,6 +65,7 @@ export interface EmailRef {
 
 export interface EmailFilter {
   statuses?: EmailStatus[];
+  source?: EmailSource;
   recipient?: string;
   domain?: string;
   tag?: string;
@@ -74,6 +89,7 @@ export interface EmailRow {
   content: EmailContent & { from?: Address };
   metadata: Record<string, unknown>;
   tags: string[];
+  source: EmailSource;
   sendAt: Date | null;
   lastError: string | null;
   statusReason: string | null;
@@ -94,6 +110,8 @@ export interface RecipientRow {
 
 export interface AttemptRow {
   attempt: number;
+  /** The gateway's name (null for attempts recorded before gateways had names). */
+  gateway: string | null;
   startedAt: Date;
   finishedAt: Date | null;
   outcome: string | null;
@@ -125,6 +143,7 @@ const refColumns = (sql: Sql) => sql`
 function filterClauses(sql: Sql, filter: EmailFilter) {
   return sql`
     ${filter.statuses?.length ? sql`and e.status = any(${filter.statuses})` : sql``}
+    ${filter.source ? sql`and e.source = ${filter.source}` : sql``}
     ${filter.recipient ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.address = ${filter.recipient})` : sql``}
     ${filter.domain ? sql`and exists (select 1 from email_recipients r where r.email_id = e.id and r.domain = ${filter.domain})` : sql``}
     ${filter.tag ? sql`and e.tags @> ${[filter.tag]}` : sql``}
@@ -170,11 +189,11 @@ export function createEmailStore(sql: Sql) {
         const status = initialStatus(email.sendAt);
         const inserted = await tx`
           insert into emails (id, tenant_id, status, workflow_id, message_id, idempotency_key, request_hash,
-            from_address, subject, content, metadata, tags, send_at)
+            from_address, subject, content, metadata, tags, send_at, source)
           values (${email.id}, ${email.tenantId}, ${status}, ${email.workflowId}, ${email.messageId},
             ${email.idempotencyKey ?? null}, ${email.requestHash}, ${email.from.address}, ${email.subject},
             ${tx.json({ ...email.content, from: email.from } as never)}, ${tx.json(email.metadata as never)},
-            ${email.tags}, ${email.sendAt ?? null})
+            ${email.tags}, ${email.sendAt ?? null}, ${email.source ?? 'api'})
           on conflict (tenant_id, idempotency_key) do nothing
           returning id`;
         if (inserted.length === 0) {
@@ -195,8 +214,12 @@ export function createEmailStore(sql: Sql) {
           const rows = email.attachments.map((a, position) => ({ emailId: email.id, position, ...a }));
           await tx`insert into email_attachments ${tx(rows, 'emailId', 'position', 'filename', 'contentType', 'content')}`;
         }
+        if (email.submitted) {
+          await tx`insert into email_raw_messages (email_id, mail_from, message)
+            values (${email.id}, ${email.submitted.mailFrom}, ${email.submitted.message})`;
+        }
         await tx`insert into email_events (email_id, type, actor, data)
-          values (${email.id}, 'email.accepted', 'api', ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
+          values (${email.id}, 'email.accepted', ${email.source ?? 'api'}, ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
         return { id: email.id, status, workflowId: email.workflowId, requestHash: email.requestHash, sendAt: email.sendAt ?? null, created: true };
       }) as Promise<StoredEmailRef>;
     },
@@ -297,14 +320,14 @@ export function createEmailStore(sql: Sql) {
 
     async find(tenantId: string, id: string): Promise<{ email: EmailRow; recipients: RecipientRow[]; attempts: AttemptRow[] } | undefined> {
       const [email] = await sql<EmailRow[]>`
-        select id, tenant_id, status, workflow_id, message_id, from_address, subject, content, metadata, tags,
+        select id, tenant_id, status, workflow_id, message_id, from_address, subject, content, metadata, tags, source,
           send_at, last_error, status_reason, status_changed_by, created_at, updated_at, sent_at
         from emails where tenant_id = ${tenantId} and id = ${id}`;
       if (!email) return undefined;
       const [recipients, attempts] = await Promise.all([
         sql<RecipientRow[]>`select address, kind, status, smtp_code, smtp_response, updated_at
             from email_recipients where email_id = ${id} order by kind, address`,
-        sql<AttemptRow[]>`select attempt, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
+        sql<AttemptRow[]>`select attempt, gateway, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
             from delivery_attempts where email_id = ${id} order by id`,
       ]);
       return { email, recipients, attempts };
@@ -323,7 +346,7 @@ export function createEmailStore(sql: Sql) {
     /** Newest first, keyset-paginated on (created_at, id); every filter is served by an index. */
     async list(tenantId: string, filter: EmailFilter, limit: number, cursor?: ListCursor): Promise<ListedEmailRow[]> {
       return sql<ListedEmailRow[]>`
-        select e.id, e.status, e.workflow_id, e.message_id, e.from_address, e.subject, e.tags, e.send_at,
+        select e.id, e.status, e.workflow_id, e.message_id, e.from_address, e.subject, e.tags, e.source, e.send_at,
           e.created_at, e.updated_at, e.sent_at, e.last_error,
           array(select r.address from email_recipients r where r.email_id = e.id order by r.kind, r.address) as recipients
         from emails e

@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import { isTerminal, outcomeWhenEnded, statusOfRecipients, type EmailStatus, type RecipientOutcome } from '../shared';
+import { isTerminal, outcomeWhenEnded, statusOfRecipients, toStorable, type EmailStatus, type RecipientOutcome } from '../shared';
 
 // Status changes outside an attempt: controls, cancellation, the end of a delivery, re-drive.
 // Each writes the status and its timeline entry in one transaction.
@@ -13,6 +13,20 @@ export interface EmailChange {
   data?: Record<string, unknown>;
 }
 
+/** An email that a write has just ended (for metrics), with when it was due (accepted, or its sendAt). */
+export interface EmailEnded {
+  tenantId: string;
+  status: 'sent' | 'failed' | 'cancelled';
+  dueAt: Date;
+}
+export type OnEnded = (ended: EmailEnded) => void;
+
+/** The reason a control gave, kept with the status it leaves (a pause by Herald says why it holds). */
+function reasonOf(change: EmailChange): string | null {
+  const reason = change.data?.reason;
+  return typeof reason === 'string' ? reason : null;
+}
+
 export function createLifecycleStore(sql: Sql) {
   return {
     /** A control (reschedule, pause, ...) into the timeline, with the status it leaves. */
@@ -22,6 +36,7 @@ export function createLifecycleStore(sql: Sql) {
           await tx`update emails set
               status = coalesce(${change.status ?? null}, status),
               send_at = coalesce(${change.sendAt ?? null}::timestamptz, send_at),
+              status_reason = case when ${change.status ?? null}::text is null then status_reason else ${reasonOf(change)} end,
               status_changed_by = ${change.actor}
             where id = ${emailId}`;
         }
@@ -30,17 +45,23 @@ export function createLifecycleStore(sql: Sql) {
       });
     },
 
-    /** Cancels unless the email has already reached a terminal status; returns the status it ends in. */
-    async cancel(emailId: string, actor: string, reason: string): Promise<EmailStatus> {
-      return sql.begin(async (tx) => {
-        const [email] = await tx<Array<{ status: EmailStatus }>>`select status from emails where id = ${emailId} for update`;
-        if (!email) return 'cancelled';
-        if (isTerminal(email.status)) return email.status;
+    /**
+     * Cancels unless the email has already reached a terminal status; returns the status it ends
+     * in. `onEnded` hears of it when this call is the one that ended it.
+     */
+    async cancel(emailId: string, actor: string, reason: string, onEnded?: OnEnded): Promise<EmailStatus> {
+      const [status, ended] = await sql.begin(async (tx) => {
+        const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
+          select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
+        if (!email) return ['cancelled'];
+        if (isTerminal(email.status)) return [email.status];
         await tx`update emails set status = 'cancelled', status_reason = ${reason}, status_changed_by = ${actor} where id = ${emailId}`;
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, 'email.cancelled', ${actor}, ${tx.json({ reason })})`;
-        return 'cancelled';
-      }) as Promise<EmailStatus>;
+        return ['cancelled', { tenantId: email.tenantId, status: 'cancelled', dueAt: email.dueAt }];
+      }) as [EmailStatus, EmailEnded?];
+      if (ended) onEnded?.(ended);
+      return status;
     },
 
     /**
@@ -48,11 +69,14 @@ export function createLifecycleStore(sql: Sql) {
      * sent to are refused, and the email gets the status their outcomes lead to (`sent` when some
      * were accepted before). Returns that status; an email already terminal keeps its own.
      */
-    async endDelivery(emailId: string, reason: string): Promise<EmailStatus> {
-      return sql.begin(async (tx) => {
-        const [email] = await tx<Array<{ status: EmailStatus }>>`select status from emails where id = ${emailId} for update`;
-        if (!email) return 'failed';
-        if (isTerminal(email.status)) return email.status;
+    async endDelivery(emailId: string, why: string, onEnded?: OnEnded): Promise<EmailStatus> {
+      // The reason quotes the gateway's last reply: made storable, so the end is always recorded.
+      const reason = toStorable(why);
+      const [status, ended] = await sql.begin(async (tx) => {
+        const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
+          select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
+        if (!email) return ['failed'];
+        if (isTerminal(email.status)) return [email.status];
         const outcomes = await tx<Array<{ status: RecipientOutcome }>>`select status from email_recipients where email_id = ${emailId}`;
         const status = statusOfRecipients(outcomes.map((r) => outcomeWhenEnded(r.status)));
         await tx`
@@ -63,24 +87,27 @@ export function createLifecycleStore(sql: Sql) {
           sent_at = case when ${status} = 'sent' then now() else sent_at end where id = ${emailId}`;
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, ${'email.' + status}, 'workflow', ${tx.json({ reason })})`;
-        return status;
-      }) as Promise<EmailStatus>;
+        return [status, { tenantId: email.tenantId, status, dueAt: email.dueAt }];
+      }) as [EmailStatus, EmailEnded?];
+      if (ended) onEnded?.(ended);
+      return status;
     },
 
     /**
      * Gives its final status to an email whose recipients all have their outcome already (an
      * earlier, late attempt delivered it), unless it has one.
      */
-    async closeWithKnownOutcome(emailId: string, status: 'sent' | 'failed'): Promise<void> {
-      await sql.begin(async (tx) => {
-        const updated = await tx`update emails set status = ${status},
+    async closeWithKnownOutcome(emailId: string, status: 'sent' | 'failed', onEnded?: OnEnded): Promise<void> {
+      const ended = await sql.begin(async (tx) => {
+        const [updated] = await tx<Array<{ tenantId: string; dueAt: Date }>>`update emails set status = ${status},
             sent_at = case when ${status} = 'sent' then coalesce(sent_at, now()) else sent_at end
-          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning id`;
-        if (updated.length > 0) {
-          await tx`insert into email_events (email_id, type, actor, data)
-            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
-        }
-      });
+          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning tenant_id, coalesce(send_at, created_at) as due_at`;
+        if (!updated) return undefined;
+        await tx`insert into email_events (email_id, type, actor, data)
+          values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
+        return { tenantId: updated.tenantId, status, dueAt: updated.dueAt };
+      }) as EmailEnded | undefined;
+      if (ended) onEnded?.(ended);
     },
 
     /**
@@ -93,8 +120,9 @@ export function createLifecycleStore(sql: Sql) {
             status_changed_by = ${actor}
           where id = ${id} and status = 'failed' returning id`;
         if (updated.length === 0) return false;
+        // Suppressed recipients too: they are checked against the list again when sent.
         await tx`update email_recipients set status = 'pending', updated_at = now()
-          where email_id = ${id} and status in ('rejected', 'deferred')`;
+          where email_id = ${id} and status in ('rejected', 'deferred', 'suppressed')`;
         await tx`insert into email_events (email_id, type, actor) values (${id}, 'email.redriven', ${actor})`;
         return true;
       }) as Promise<boolean>;

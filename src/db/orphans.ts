@@ -1,4 +1,5 @@
 import type { Sql } from './sql';
+import { toStorable, truncate } from '../shared';
 
 // Orphans: emails stored by an API that stopped before starting their workflow.
 
@@ -16,6 +17,9 @@ export interface OrphanCandidate {
   domains: string[];
 }
 
+/** How long a row the sweep could not settle is left alone before the sweep tries it again. */
+export const RECOVERY_RETRY_MS = 60 * 60_000;
+
 export function createOrphanStore(sql: Sql) {
   return {
     /**
@@ -32,8 +36,17 @@ export function createOrphanStore(sql: Sql) {
           and e.created_at < now() - ${graceMs} * interval '1 millisecond'
           and (e.send_at is null or e.send_at < now() - ${graceMs} * interval '1 millisecond')
           and not exists (select 1 from delivery_attempts a where a.email_id = e.id)
+          -- a row the sweep could not settle waits an hour before it is tried again
+          and not exists (select 1 from email_events ev where ev.email_id = e.id and ev.type = 'email.recovery_failed'
+            and ev.at > now() - ${RECOVERY_RETRY_MS} * interval '1 millisecond')
         order by e.created_at
         limit ${limit}`;
+    },
+
+    /** Records why the sweep could not settle a row (in its timeline); the sweep skips it for a while. */
+    async recordRecoveryFailure(id: string, error: string): Promise<void> {
+      await sql`insert into email_events (email_id, type, actor, data)
+        values (${id}, 'email.recovery_failed', 'herald', ${sql.json({ error: toStorable(truncate(error, 1000)) })})`;
     },
 
     async recordRecovered(id: string): Promise<void> {

@@ -4,6 +4,8 @@ import type { KeyScope, Tenant } from '../shared';
 // Tenants, their API keys and the limits every API instance shares.
 
 export interface TenantRow extends Tenant {
+  /** Its own gateways, by name, in order; empty: every configured gateway by priority. */
+  gateways: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,6 +26,8 @@ export interface TenantChanges {
   ratePerSecond?: number;
   burst?: number;
   dailyQuota?: number;
+  /** Gateway names in the order to try them; [] gives the tenant every gateway again. */
+  gateways?: string[];
 }
 
 /** A request's key, its tenant and whether the tenant's request rate lets it through. */
@@ -34,7 +38,7 @@ export interface Authenticated {
   rate: { allowed: boolean; remaining: number; retryAfterS: number };
 }
 
-const TENANT_COLUMNS = ['id', 'name', 'sending_domains', 'any_sending_domain', 'rate_per_second', 'burst', 'daily_quota', 'created_at', 'updated_at'];
+const TENANT_COLUMNS = ['id', 'name', 'sending_domains', 'any_sending_domain', 'rate_per_second', 'burst', 'daily_quota', 'gateways', 'created_at', 'updated_at'];
 
 export function createTenantStore(sql: Sql) {
   return {
@@ -62,6 +66,7 @@ export function createTenantStore(sql: Sql) {
           rate_per_second = coalesce(${changes.ratePerSecond ?? null}, rate_per_second),
           burst = coalesce(${changes.burst ?? null}, burst),
           daily_quota = coalesce(${changes.dailyQuota ?? null}, daily_quota),
+          gateways = coalesce(${changes.gateways ?? null}::text[], gateways),
           updated_at = now()
         where id = ${id}
         returning ${sql(TENANT_COLUMNS)}`;
@@ -71,6 +76,12 @@ export function createTenantStore(sql: Sql) {
     async get(id: string): Promise<TenantRow | undefined> {
       const [row] = await sql<TenantRow[]>`select ${sql(TENANT_COLUMNS)} from tenants where id = ${id}`;
       return row;
+    },
+
+    /** The tenant's own gateway names, in order ([] for every gateway; undefined: no such tenant). */
+    async gateways(id: string): Promise<string[] | undefined> {
+      const [row] = await sql<Array<{ gateways: string[] }>>`select gateways from tenants where id = ${id}`;
+      return row?.gateways;
     },
 
     async list(): Promise<TenantRow[]> {

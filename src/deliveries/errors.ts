@@ -1,4 +1,4 @@
-import type { EmailStatus } from '../shared';
+import { domainOf, type EmailStatus, type Tenant } from '../shared';
 
 // Why the service refuses a request. The API turns each into a problem+json answer (and the
 // SMTP listener into a reply code); the service itself knows nothing of HTTP.
@@ -18,7 +18,9 @@ export type DeliveryErrorCode =
   | 'no-recipients' // a campaign without recipients cannot start
   | 'too-many-recipients' // the upload would take the campaign past its bound
   | 'upload-too-large' // the upload exceeds its byte bound
-  | 'invalid-upload'; // the upload cannot be read (no usable CSV header, unreadable CSV)
+  | 'invalid-upload' // the upload cannot be read (no usable CSV header, unreadable CSV)
+  | 'webhook-target-refused' // the webhook URL (or what its host resolves to) is not allowed
+  | 'webhook-limit-reached'; // the tenant has as many webhook endpoints as it may
 
 export class DeliveryError extends Error {
   constructor(
@@ -36,3 +38,12 @@ export const emailFinished = (status: EmailStatus) =>
     detail: 'only an email that has not reached sent, failed or cancelled can be changed',
     emailStatus: status,
   });
+
+/** A sender (the API's from, SMTP's MAIL FROM or From field) not of the tenant's sending domains. */
+export function senderNotAllowed(tenant: Pick<Tenant, 'sendingDomains'>, address: string): DeliveryError {
+  const domain = domainOf(address);
+  return new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
+    detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
+    domain,
+  });
+}

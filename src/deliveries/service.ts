@@ -1,32 +1,37 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { addToLogContext } from '../telemetry/context';
 import type { Sql } from '../db/sql';
 import { createEmailStore, DailyQuotaExceeded, type EmailFilter, type EmailRef, type ListCursor, type StartRef } from '../db/emails';
 import { createLifecycleStore } from '../db/lifecycle';
 import { createOrphanStore, type OrphanCandidate } from '../db/orphans';
 import {
   batchWorkflowId,
-  domainOf,
+  boundedSearchLists,
   isTerminal,
   maySendFrom,
   recipientDomains,
   recipientsOf,
+  truncate,
   workflowIdFor,
   type Address,
   type Attachment,
   type DeliverEmailInput,
   type DeliveryPolicy,
   type EmailContent,
+  type EmailSource,
   type EmailStatus,
+  type SubmittedMessage,
   type Tenant,
 } from '../shared';
 import type { ControlName, ControlRequest, DeliveryView, RescheduleRequest } from '../workflows/messages';
-import { DeliveryError, emailFinished } from './errors';
+import { DeliveryError, emailFinished, senderNotAllowed } from './errors';
 import type { DeliveryWorkflows } from './workflows';
 
 // The delivery service: accepts an email, starts its workflow, controls, cancels and re-drives
-// deliveries. The API routes, the orphan sweep, campaigns and (later) SMTP submission call it;
+// deliveries. The API routes, the orphan sweep, batches, campaigns and SMTP submission call it;
 // the workflow input is built here and nowhere else.
 
 /** A validated email, as a caller hands it to Herald. */
@@ -39,6 +44,15 @@ export interface EmailSubmission {
   tags: string[];
   /** ISO date-time; absent means now. */
   sendAt?: string;
+  /** Where it came in: the API unless said otherwise. */
+  source?: EmailSource;
+  /** A message handed over whole (SMTP submission): stored and sent as it is, never composed. */
+  submitted?: SubmittedMessage & {
+    /** Its own Message-ID (the client's, or the one added at acceptance). */
+    messageId: string;
+    /** Every address its From and Sender headers name: each must be of the tenant's domains, like MAIL FROM. */
+    authors: string[];
+  };
 }
 
 export interface Accepted {
@@ -55,6 +69,8 @@ export interface DeliveryServiceDeps {
   policy: DeliveryPolicy;
   messageIdDomain: string;
   logger: Logger;
+  /** Counts accepted emails (the API's); left out where nothing accepts (the worker's sweep). */
+  metrics?: Pick<Metrics, 'emailAccepted'>;
 }
 
 /** Who steers a delivery through the service (shown in the timeline). */
@@ -64,9 +80,12 @@ export const UNACKNOWLEDGED_REASON = 'not acknowledged: the API stopped between 
 /** Email ids are UUIDs; anything else cannot name an email (not found, not looked up). */
 const EMAIL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Idempotency: the same key must come with the same request (hashed as received). */
-export function requestHash(request: unknown): string {
-  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+/**
+ * Idempotency: the same key must come with the same request, its body byte for byte as received
+ * (hashed as it is: no second copy of a 14 MB body is made to compare it).
+ */
+export function requestHash(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 function secondsUntilUtcMidnight(now = new Date()): number {
@@ -81,8 +100,7 @@ export function deliverySummary(recipients: Address[], subject: string): string 
 
 function summaryLine({ firstRecipient, recipients, subject }: StartRef['summary']): string {
   const more = recipients > 1 ? ` (+${recipients - 1})` : '';
-  const line = `To ${firstRecipient}${more}: "${subject}"`;
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  return truncate(`To ${firstRecipient}${more}: "${subject}"`, 200);
 }
 
 /** One item of a batch, validated: the email, its idempotency key, its request's hash. */
@@ -109,24 +127,27 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
   if (failure !== undefined) throw failure;
 }
 
-export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger }: DeliveryServiceDeps) {
+export function createDeliveryService({ sql, workflows, policy, messageIdDomain, logger, metrics }: DeliveryServiceDeps) {
   const emails = createEmailStore(sql);
   const lifecycle = createLifecycleStore(sql);
   const orphans = createOrphanStore(sql);
 
-  /** The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). */
+  /**
+   * The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). It
+   * carries ids and the search lists, bounded (DESIGN.md invariant 7), never the content.
+   */
   const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string | null): DeliverEmailInput => ({
     emailId: email.id,
     tenantId: email.tenantId,
     sendAt: sendAt ?? undefined,
     policy,
-    recipientDomains: email.domains,
-    tags: email.tags,
+    ...boundedSearchLists({ recipientDomains: email.domains, tags: email.tags }),
   });
 
   async function refOf(tenantId: string, id: string): Promise<EmailRef> {
     const ref = EMAIL_ID.test(id) ? await emails.findRef(tenantId, id) : undefined;
     if (!ref) throw new DeliveryError('not-found', 'Email not found');
+    addToLogContext({ emailId: ref.id, workflowId: ref.workflowId });
     return ref;
   }
 
@@ -148,15 +169,6 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     }
   }
 
-  function senderRefusal(tenant: Tenant, from: string): DeliveryError | undefined {
-    if (maySendFrom(tenant, from)) return undefined;
-    const domain = domainOf(from);
-    return new DeliveryError('sender-not-allowed', `This tenant may not send from ${domain}`, {
-      detail: `the from address must be of one of the tenant's sending domains: ${tenant.sendingDomains.join(', ') || '(none)'}`,
-      domain,
-    });
-  }
-
   /** Starts the workflows of these emails (idempotent: a running or finished one is left as it is). */
   async function startAll(refs: StartRef[]): Promise<void> {
     await eachLimited(refs, START_CONCURRENCY, (ref) => workflows.start(ref.workflowId, inputFor(ref, ref.sendAt), summaryLine(ref.summary)));
@@ -176,8 +188,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * workflow if an earlier try stopped short).
      */
     async accept(tenant: Tenant, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
-      const refusal = senderRefusal(tenant, submission.from.address);
-      if (refusal) throw refusal;
+      const { submitted } = submission;
+      const senders = submitted ? [submitted.mailFrom, ...submitted.authors] : [submission.from.address];
+      const refused = senders.find((address) => !maySendFrom(tenant, address));
+      if (refused !== undefined) throw senderNotAllowed(tenant, refused);
       const id = randomUUID();
       const tenantId = tenant.id;
       const recipients = recipientsOf(submission.content);
@@ -186,7 +200,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           id,
           tenantId,
           workflowId: workflowIdFor(id),
-          messageId: `<${id}@${messageIdDomain}>`,
+          messageId: submitted?.messageId ?? `<${id}@${messageIdDomain}>`,
           ...submission,
           idempotencyKey: options.idempotencyKey,
           requestHash: options.requestHash,
@@ -196,6 +210,8 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           if (!(err instanceof DailyQuotaExceeded)) throw err;
           throw quotaExceeded(err.quota);
         });
+      // The rest of this request's lines (the workflow start, the access line) name the email.
+      addToLogContext({ emailId: stored.id, workflowId: stored.workflowId });
       if (!stored.created && stored.requestHash !== options.requestHash) {
         throw new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
           detail: `email ${stored.id} was created with this key`,
@@ -208,12 +224,14 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
           await workflows.start(stored.workflowId, input, deliverySummary(recipients, submission.subject));
         }
       } catch (err) {
-        logger.error({ err, emailId: stored.id }, 'could not start the delivery workflow');
+        logger.error({ err, emailId: stored.id, tenantId, workflowId: stored.workflowId }, 'could not start the delivery workflow');
         if (stored.created && !options.idempotencyKey) await emails.remove(stored.id);
         throw new DeliveryError('temporal-unavailable', 'The email could not be queued; try again', {
           detail: options.idempotencyKey ? 'retry with the same Idempotency-Key' : 'nothing was stored',
         });
       }
+      if (stored.created) metrics?.emailAccepted(tenantId);
+      logger.info({ emailId: stored.id, tenantId, workflowId: stored.workflowId, status: stored.status, replayed: !stored.created }, 'email accepted');
       return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
     },
 
@@ -226,7 +244,9 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * for one email).
      */
     async acceptBatch(tenant: Tenant, items: BatchItem[]): Promise<Array<Accepted | DeliveryError>> {
-      const results: Array<Accepted | DeliveryError | undefined> = items.map((item) => senderRefusal(tenant, item.submission.from.address));
+      const results: Array<Accepted | DeliveryError | undefined> = items.map((item) =>
+        maySendFrom(tenant, item.submission.from.address) ? undefined : senderNotAllowed(tenant, item.submission.from.address),
+      );
       const batchId = randomUUID();
       const accepted = items.flatMap((item, index) => (results[index] ? [] : [{ item, index }]));
       const stored = await emails
@@ -252,6 +272,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
         // A replayed key whose email still waits is started again: a no-op when it runs.
         if (ref.created || ref.status === 'queued' || ref.status === 'scheduled') toStart.add(ref.id);
         results[index] = { id: ref.id, status: ref.status, workflowId: ref.workflowId, replayed: !ref.created };
+        if (ref.created) metrics?.emailAccepted(tenant.id);
       });
       if (toStart.size > 0) {
         try {
@@ -296,6 +317,7 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     async get(tenantId: string, id: string) {
       const found = EMAIL_ID.test(id) ? await emails.find(tenantId, id) : undefined;
       if (!found) throw new DeliveryError('not-found', 'Email not found');
+      addToLogContext({ emailId: found.email.id, workflowId: found.email.workflowId });
       return found;
     },
 

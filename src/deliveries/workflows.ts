@@ -1,4 +1,5 @@
 import {
+  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -39,6 +40,17 @@ export interface DeliveryWorkflows {
   signal(workflowId: string, name: 'pause' | 'resume', request: ControlRequest): Promise<void>;
   /** Asks for cancellation without waiting for it; throws WorkflowNotFoundError when there is no run. */
   requestCancel(workflowId: string, request: ControlRequest): Promise<void>;
+}
+
+/** gRPC status codes of a Temporal server that cannot be reached or does not answer in time. */
+const OUTAGE_CODES = [14 /* UNAVAILABLE */, 4 /* DEADLINE_EXCEEDED */];
+
+/** Whether an error (or one of its causes) says the Temporal server is out of reach, not that it refused a request. */
+export function isTemporalOutage(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && OUTAGE_CODES.includes(e.code)) return true;
+  }
+  return false;
 }
 
 export function createDeliveryWorkflows(client: Client, taskQueue: string): DeliveryWorkflows {

@@ -66,7 +66,7 @@ export async function goInstall(packageAtVersion: string, name: string): Promise
     renameSync(path.join(gobin, built[0]), target);
     return target;
   } catch (err) {
-    throw new Error(`go install ${packageAtVersion} failed: ${describeRunError(err)}`);
+    throw new Error(`go install ${packageAtVersion} failed: ${describeRunError(err)}`, { cause: err });
   } finally {
     rmSync(gobin, { recursive: true, force: true });
   }

@@ -108,7 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       );
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
-      throw new Error(`initdb failed${user ? ` (as ${user.name})` : ''}: ${stderr.trim() || (err as Error).message}`);
+      throw new Error(`initdb failed${user ? ` (as ${user.name})` : ''}: ${stderr.trim() || (err as Error).message}`, { cause: err });
     } finally {
       rmSync(pwfile, { force: true });
     }
@@ -164,7 +164,7 @@ async function waitUntilReady(url: string, exited: Promise<number | null>, timeo
       await sql`select 1`;
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms: ${(err as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
     } finally {
       await sql.end({ timeout: 1 });
     }

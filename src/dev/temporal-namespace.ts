@@ -46,7 +46,7 @@ export async function ensureSearchAttributes(
       await connection.workflowService.countWorkflowExecutions({ namespace, query });
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`search attributes not usable in namespace ${namespace} after ${timeoutMs} ms: ${(err as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`search attributes not usable in namespace ${namespace} after ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -52,7 +52,7 @@ export async function setupTemporalSchemas(sqlTool: string, db: TemporalPersiste
         // The password goes through the environment, not the command line (visible in `ps`).
         await run(sqlTool, args, { env: { PATH: process.env.PATH ?? '', SQL_PASSWORD: db.password }, maxBuffer: 16 * 1024 * 1024 });
       } catch (err) {
-        throw new Error(`temporal-sql-tool ${args.join(' ')} failed: ${describeRunError(err)}`);
+        throw new Error(`temporal-sql-tool ${args.join(' ')} failed: ${describeRunError(err)}`, { cause: err });
       }
     }
   }

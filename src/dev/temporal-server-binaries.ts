@@ -23,6 +23,7 @@ async function resolve(which: keyof typeof BINARIES, explicit: string | undefine
     throw new Error(
       `${(err as Error).message}\nHerald needs ${name} ${TEMPORAL_SERVER_VERSION}: put it on PATH, set ${envName} to its path, ` +
         'or install Go 1.26.8 or later (https://go.dev/dl/) with access to its module proxy so Herald can build it.',
+      { cause: err },
     );
   }
 }

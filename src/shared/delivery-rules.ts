@@ -3,8 +3,11 @@ import type { EmailStatus } from './status';
 // The rules of delivery, written once. The accept path, the send activity, the status writes,
 // the workflow and the API all call these; none restates them.
 
-/** Where one recipient stands. `deferred` got a 4yz and is tried again; `pending` not tried yet. */
-export type RecipientOutcome = 'pending' | 'accepted' | 'rejected' | 'deferred';
+/**
+ * Where one recipient stands. `deferred` got a 4yz and is tried again; `pending` not tried yet;
+ * `suppressed` is on the tenant's suppression list and was not sent to (no gateway contacted).
+ */
+export type RecipientOutcome = 'pending' | 'accepted' | 'rejected' | 'deferred' | 'suppressed';
 
 /** What a failed SMTP attempt says about the message as a whole. */
 export type FailureKind =
@@ -24,7 +27,8 @@ export function isUnsent(outcome: RecipientOutcome): boolean {
 
 /**
  * The status the recipients' outcomes lead to: `sent` when at least one recipient accepted and
- * none is left to send, `failed` when none accepted and none is left, else still `retrying`.
+ * none is left to send, `failed` when none accepted and none is left (every recipient refused
+ * or suppressed), else still `retrying`.
  */
 export function statusOfRecipients(outcomes: readonly RecipientOutcome[]): Extract<EmailStatus, 'sent' | 'failed' | 'retrying'> {
   if (outcomes.some(isUnsent)) return 'retrying';

@@ -21,6 +21,20 @@ export interface Attachment {
   content: Buffer;
 }
 
+/** Where an email came in: the HTTP API, or SMTP submission. */
+export const EMAIL_SOURCES = ['api', 'smtp'] as const;
+export type EmailSource = (typeof EMAIL_SOURCES)[number];
+
+/**
+ * A message handed over whole (SMTP submission): kept as submitted, with only its Message-ID and
+ * Date ensured and its Bcc removed, and sent as these very bytes at every attempt.
+ */
+export interface SubmittedMessage {
+  message: Buffer;
+  /** The envelope sender (MAIL FROM), which may differ from the From header. */
+  mailFrom: string;
+}
+
 /** Everything needed to build the message again, at every attempt. */
 export interface EmailMessage {
   from: Address;
@@ -28,6 +42,8 @@ export interface EmailMessage {
   messageId: string;
   content: EmailContent;
   attachments: Attachment[];
+  /** Present for a message submitted whole: sent as it is, never composed. */
+  submitted?: SubmittedMessage;
 }
 
 /** A tenant owns emails, keys and limits; `default` is the one of a development stack. */

@@ -22,7 +22,8 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailSta
   scheduled: ['queued', 'sending', 'paused', 'cancelled', 'failed'],
   sending: ['retrying', 'sent', 'failed', 'cancelled', 'paused'],
   retrying: ['sending', 'sent', 'failed', 'cancelled', 'paused'],
-  paused: ['queued', 'scheduled', 'sending', 'retrying', 'cancelled', 'failed'],
+  // sent: an attempt the pause could not stop (one Temporal had timed out) still delivered
+  paused: ['queued', 'scheduled', 'sending', 'retrying', 'sent', 'cancelled', 'failed'],
   sent: [],
   // a failed email can be re-driven: it goes back to queued with a new workflow run
   failed: ['queued'],

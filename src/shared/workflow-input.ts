@@ -45,6 +45,26 @@ export function attemptTimeouts(policy: DeliveryPolicy): { startToCloseMs: numbe
   };
 }
 
+/**
+ * When an attempt must stop sending: before Temporal gives up on it, by its own timeout or by
+ * the give-up time (the schedule-to-close of the retries), with a margin so that the attempt
+ * records its outcome before the workflow ends the email. Undefined when Temporal sets no bound.
+ */
+export function attemptAbortAfterMs(info: {
+  nowMs: number;
+  startToCloseTimeoutMs?: number;
+  scheduledTimestampMs?: number;
+  scheduleToCloseTimeoutMs?: number;
+}): number | undefined {
+  const bounds = [
+    info.startToCloseTimeoutMs ? info.startToCloseTimeoutMs : Infinity,
+    info.scheduleToCloseTimeoutMs && info.scheduledTimestampMs ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - info.nowMs : Infinity,
+  ];
+  const left = Math.min(...bounds);
+  if (left === Infinity) return undefined;
+  return Math.max(100, Math.floor(left - Math.min(2_000, left / 4)));
+}
+
 export function workflowIdFor(emailId: string): string {
   return `email-${emailId}`;
 }

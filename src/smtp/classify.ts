@@ -1,4 +1,4 @@
-import { isPermanentReply, type FailureKind } from '../shared';
+import { isGatewayFailure, isPermanentReply, retryDelayFromReply, type FailureKind } from '../shared';
 
 // Turns a nodemailer error into what Herald does next. RFC 5321 4.2.1: 4yz is transient,
 // 5yz permanent; RFC 3463 enhanced codes agree (4.x.x / 5.x.x). nodemailer's EENVELOPE covers
@@ -6,6 +6,10 @@ import { isPermanentReply, type FailureKind } from '../shared';
 
 export interface SmtpFailure {
   kind: FailureKind;
+  /** The failure says nothing about the message: the gateway is unusable (src/shared/gateways.ts). */
+  gateway: boolean;
+  /** The delay a "try again later" reply asked for, in ms. */
+  retryAfterMs?: number;
   errorCode?: string;
   smtpCode?: number;
   smtpResponse?: string;
@@ -66,13 +70,19 @@ export function recipientRepliesOf(
 export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailure {
   const err = (error ?? {}) as NodemailerError;
   const recipientReplies = recipientRepliesOf(err.rejectedErrors);
+  const gateway = !PERMANENT_ERROR_CODES.has(err.code ?? '') && isGatewayFailure({ smtpCode: err.responseCode, errorCode: err.code, dataSent });
   const base = {
+    gateway,
+    retryAfterMs: retryDelayFromReply(err.responseCode, err.response) ?? recipientReplies.map((r) => retryDelayFromReply(r.smtpCode, r.smtpResponse)).find((d) => d !== undefined),
     errorCode: err.code,
     smtpCode: err.responseCode,
     smtpResponse: err.response,
     message: err.responseCode ? (err.response ?? `reply ${err.responseCode}`) : (CONNECTION_FAILURES[err.code ?? ''] ?? 'the attempt failed before the gateway replied'),
     recipientReplies,
   };
+  // A gateway that closes the session (421) or refused Herald's login: transient, whatever its
+  // code's class; another gateway (or this one, later) may take the message.
+  if (gateway) return { ...base, kind: 'transient' };
   if (err.responseCode) {
     // A reply was read: the gateway told us what it thinks. With per-recipient replies, the
     // whole failure is permanent only when every recipient was refused permanently.
@@ -83,8 +93,7 @@ export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailur
     return { ...base, kind: permanent ? 'permanent' : 'transient' };
   }
   if (err.code && PERMANENT_ERROR_CODES.has(err.code)) return { ...base, kind: 'permanent' };
-  // No reply: connection errors, timeouts, TLS and DNS failures are transient; after the data
-  // went out, uncertain. (A login the gateway refused, EAUTH with 535, has a reply code and was
-  // judged by it above: permanent.)
+  // No reply after the data went out: uncertain (a failure without a reply before it is a
+  // gateway failure, above).
   return { ...base, kind: dataSent ? 'uncertain' : 'transient' };
 }

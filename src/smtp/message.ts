@@ -1,6 +1,16 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
+import DKIM from 'nodemailer/lib/dkim';
 import { PassThrough, Readable } from 'node:stream';
 import type { EmailMessage } from '../shared';
+
+/**
+ * The message to send for an email, and its envelope sender: a message submitted whole is sent as
+ * the very bytes stored at acceptance; any other is composed from its parts at each attempt.
+ */
+export async function messageFor(email: EmailMessage): Promise<{ envelopeFrom: string; raw: Buffer }> {
+  if (email.submitted) return { envelopeFrom: email.submitted.mailFrom, raw: email.submitted.message };
+  return { envelopeFrom: email.from.address, raw: await buildRawMessage(email) };
+}
 
 /** Builds the RFC 5322 message once per attempt; the Message-ID is the email's, never a new one. */
 export function buildRawMessage(parts: EmailMessage): Promise<Buffer> {
@@ -72,4 +82,16 @@ export function trackDataPhase(mail: PluginMail, callback: (err?: Error | null) 
     });
   }
   callback();
+}
+
+/**
+ * Signs a built message with the From domain's DKIM key (nodemailer's DKIM signer, the one its
+ * `dkim` option uses). Signed here, before the message is handed to the transport, so that the
+ * data-phase tracking stage stays the last one: the signer reads its whole input before it
+ * writes, which would mark the message sent before DATA.
+ */
+export async function signMessage(raw: Buffer, key: { domainName: string; keySelector: string; privateKey: string }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of new DKIM(key).sign(raw)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -25,3 +25,13 @@ export function redactOutcome<T>(outcome: T, gatewayUrl: string): T {
     rejectedErrors: o.rejectedErrors?.map((e) => Object.assign(Object.create(Object.getPrototypeOf(e)), e, { response: redactGateway(e.response, gatewayUrl) })),
   });
 }
+
+/** A gateway as operators' metrics name it: host and port, never the credentials. */
+export function gatewayName(gatewayUrl: string): string {
+  try {
+    const { hostname, port, protocol } = new URL(gatewayUrl);
+    return `${hostname}:${port || (protocol === 'smtps:' ? '465' : '25')}`;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,11 +1,18 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Config } from '../config';
+import type { Config, GatewayConfig } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { createSql } from '../db/sql';
+import { createWebhookStore } from '../db/webhooks';
 import { ensureOrphanSweepSchedule } from '../deliveries/orphan-sweep-schedule';
 import { createTransportRegistry } from '../smtp/transports';
-import { createHeraldWorker } from './create-worker';
+import { clientInterceptors } from '../telemetry/interceptors';
+import { createWebhookPoster } from '../webhooks/http';
+import { startWebhookPump } from '../webhooks/pump';
+import { createWebhookService } from '../webhooks/service';
+import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
+import { createHeraldWorker, createWebhookWorker, loadWorkflowBundle } from './create-worker';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after stop() or a fatal error). */
@@ -13,38 +20,81 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with its own connections, sql pool and SMTP transports, all closed when it stops. */
-export async function startWorker(config: Config, temporalAddress: string, gatewayUrl: string, logger: Logger): Promise<RunningWorker> {
+/**
+ * The worker process's work: the email worker, the webhook worker (a task queue of its own) and
+ * the webhook pump, with their connections, sql pool and SMTP transports, all closed when it stops.
+ */
+export async function startWorker(
+  config: Config,
+  temporalAddress: string,
+  gateways: readonly GatewayConfig[],
+  logger: Logger,
+  metrics: Metrics,
+): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const transports = createTransportRegistry({ maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  const transports = createTransportRegistry({ gateways, maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  if (config.smtp.urlIgnored) logger.warn('SMTP_URL is ignored: SMTP_GATEWAYS (or SMTP_GATEWAYS_FILE) names the gateways');
+  // Names and limits only: a gateway's URL holds its credentials.
+  logger.info({ gateways: gateways.map((g) => ({ name: g.name, priority: g.priority, ratePerSecond: g.ratePerSecond ?? null })) }, 'SMTP gateways');
+  const poster = createWebhookPoster({ policy: config.webhooks.targets });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   await ensureOrphanSweepSchedule(client, config.temporal.taskQueue);
+  const workflowBundle = await loadWorkflowBundle(logger);
+  const common = { connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, sql, metrics, workflowBundle };
+  const dispatch = createWebhookDispatch(client, webhookTaskQueue(config.temporal.taskQueue), config.webhooks.policy);
+  const webhooks = createWebhookService({
+    store: createWebhookStore(sql),
+    dispatch,
+    targets: config.webhooks.targets,
+    maxEndpointsPerTenant: config.webhooks.maxEndpointsPerTenant,
+    logger,
+  });
   const worker = await createHeraldWorker({
-    connection,
+    ...common,
     client,
+    webhooks,
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    sql,
     transports,
-    gatewayUrl,
+    breaker: config.smtp.breaker,
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
   });
-  const done = worker.run().finally(async () => {
+  const webhookWorker = await createWebhookWorker({
+    ...common,
+    poster,
+    policy: config.webhooks.policy,
+    disableAfterMs: config.webhooks.disableAfterMs,
+    maxConcurrentActivities: config.webhooks.maxConcurrentActivities,
+  });
+  const pump = startWebhookPump({
+    store: createWebhookStore(sql),
+    dispatch,
+    logger,
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    delayedEveryMs: config.webhooks.delayedEveryMs,
+    staleAfterMs: config.webhooks.policy.maximumIntervalMs + 5 * 60_000,
+  });
+  const workers = [worker, webhookWorker];
+  // One worker stopping (shutdown or a fatal error) stops the other.
+  const stopWorkers = () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
+  const done = Promise.allSettled(workers.map((w) => w.run().finally(stopWorkers))).then(async (results) => {
+    await pump.stop();
+    poster.close();
     transports.closeAll();
     await connection.close();
     await clientConnection.close();
     await sql.end({ timeout: 5 });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   });
   return {
     done,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopWorkers();
       await done;
     },
   };

@@ -1,8 +1,11 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
-import { DELIVERY_FAILED, GAVE_UP, initialStatus, SEARCH_ATTRIBUTE_KEYS, type DeliverEmailInput, type EmailStatus, type SendOutcome } from '../shared';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { DELIVERY_FAILED, GAVE_UP, initialStatus, routeFailureOf, SEARCH_ATTRIBUTE_KEYS, type DeliverEmailInput, type EmailStatus, type SendOutcome } from '../shared';
 import { CONTROL_NAMES, CONTROL_SIGNALS, CONTROL_UPDATES, cancelRequestedSignal, stateQuery, type ControlRequest } from './messages';
 import { DEFAULT_ACTOR, DeliveryState } from './delivery-state';
-import { failureMessage, firstAttempt, isNonRetryable, retryAttempts, statusWrites } from './profiles';
+import { attemptFailure, failureMessage, firstAttempt, gatewayPlanner, isNonRetryable, movesRoute, retryAttempts, statusWrites } from './profiles';
+
+/** Thrown (and caught) inside the workflow when Herald holds the email for an operator. */
+class HeldForOperator extends Error {}
 
 /**
  * One email, from acceptance to a terminal status. It waits for its send time (movable, and
@@ -17,6 +20,8 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
   const writes = statusWrites();
   /** The attempts under way, cancelled by a pause. */
   let attempts: CancellationScope | undefined;
+  /** Set when a pause cancelled the attempts: how they end is then the pause's doing. */
+  let pausedAttempts = false;
   let shownStatus: EmailStatus = initialStatus(input.sendAt);
 
   /** Mirrors the status to the search attribute, once per change (each upsert costs the server). */
@@ -27,14 +32,15 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
   }
 
   setHandler(stateQuery, () => state.view());
-  setHandler(cancelRequestedSignal, (req: ControlRequest) => {
-    state.cancelRequest = req;
-  });
+  setHandler(cancelRequestedSignal, (req: ControlRequest) => state.requestCancel(req));
   for (const name of CONTROL_NAMES) {
     const control = state.controls[name] as (typeof state.controls)['pause'];
     const apply = (req?: ControlRequest) => {
       control.apply(req);
-      if (state.paused) attempts?.cancel();
+      if (state.paused && attempts) {
+        pausedAttempts = true;
+        attempts.cancel();
+      }
     };
     // The same control as a validated update (it answers) and as a signal (it can be batched).
     setHandler(CONTROL_UPDATES[name] as (typeof CONTROL_UPDATES)['pause'], (req) => (apply(req), state.view()), { validator: control.validate });
@@ -61,26 +67,56 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     }
   }
 
-  /** The first attempt at once; after a transient failure, the RetryPolicy until the give-up time. */
+  /**
+   * After a failed attempt: the route decides the next gateway and the wait (src/shared/gateways.ts).
+   * A wait is cut at the give-up time (the next attempt then never starts); no gateway left holds
+   * the email for an operator.
+   */
+  async function moveOn(err: unknown): Promise<void> {
+    const failure = attemptFailure(err);
+    const decision = state.route!.next(routeFailureOf(failure.type), failure.retryAfterMs);
+    if ('hold' in decision) {
+      state.hold(decision.hold);
+      throw new HeldForOperator(decision.hold);
+    }
+    const wait = Math.min(decision.delayMs, Math.max(0, state.retryBudgetMs()));
+    if (wait > 0) await sleep(wait);
+  }
+
+  /**
+   * The first attempt at once; after a transient failure, the RetryPolicy until the give-up
+   * time, through the gateway the route chose, and another route whenever a failure moves it.
+   */
   async function attempt(): Promise<SendOutcome> {
+    if (!state.route) state.useGateways(await gatewayPlanner().planGateways(input.tenantId));
+    const route = state.route!;
+    const taskQueue = workflowInfo().taskQueue;
     if (state.phase === 'waiting') {
       // `sending` is not shown: a first attempt lasts milliseconds, and each upsert costs the
       // Temporal server 2-4 ms of CPU per email (BENCHMARKS.md). Search finds it queued, then sent.
       state.startFirstAttempt();
       try {
-        return await firstAttempt(policy).sendEmail(emailId);
+        return await firstAttempt(policy, route.current(), taskQueue).sendEmail(emailId, route.target());
       } catch (err) {
         if (isCancellation(err) || isNonRetryable(err)) throw err;
         state.firstAttemptFailed(failureMessage(err));
         show('retrying');
-        await sleep(policy.initialIntervalMs);
+        await moveOn(err);
       }
     }
-    const remaining = state.retryBudgetMs();
-    if (remaining <= 0) {
-      throw ApplicationFailure.create({ type: GAVE_UP, message: `gave up after ${policy.giveUpAfterMs} ms: ${state.lastFailure}` });
+    for (;;) {
+      const remaining = state.retryBudgetMs();
+      if (remaining <= 0) {
+        throw ApplicationFailure.create({ type: GAVE_UP, message: `gave up after ${policy.giveUpAfterMs} ms: ${state.lastFailure}` });
+      }
+      try {
+        return await retryAttempts(policy, remaining, route, taskQueue).sendEmail(emailId, route.target());
+      } catch (err) {
+        if (isCancellation(err) || !movesRoute(err, route)) throw err;
+        state.lastFailure = failureMessage(err);
+        await moveOn(err);
+      }
     }
-    return await retryAttempts(policy, remaining).sendEmail(emailId);
   }
 
   /** Waits, attempts, and goes back to waiting whenever a pause interrupts the attempts. */
@@ -88,11 +124,18 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     for (;;) {
       await waitUntilDue();
       attempts = new CancellationScope();
+      pausedAttempts = false;
       try {
         return await attempts.run(attempt);
       } catch (err) {
-        // A pause (not a workflow cancel) cancelled the attempts: wait for the resume.
-        if (!(isCancellation(err) && state.paused && !CancellationScope.current().consideredCancelled)) throw err;
+        // A pause (not a workflow cancel) stopped the attempts: the timer or attempt cancelled,
+        // or an attempt under way that failed transiently (the server does not retry an
+        // activity asked to cancel); or Herald held the email for an operator. Wait for the
+        // resume (a pause may already be resumed).
+        const held = err instanceof HeldForOperator;
+        const byPause = pausedAttempts && !CancellationScope.current().consideredCancelled && (isCancellation(err) || !isNonRetryable(err));
+        if (!held && !byPause) throw err;
+        if (byPause && !isCancellation(err)) state.lastFailure = failureMessage(err);
         state.interruptedByPause();
       } finally {
         attempts = undefined;

@@ -1,5 +1,18 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { ALREADY_SENDING, DELIVERY_FINISHED, INVALID_SEND_AT, type DeliverEmailInput, type EmailStatus } from '../shared';
+import {
+  ALREADY_SENDING,
+  CONTROL_LIMITS,
+  controlTextReason,
+  DELIVERY_FINISHED,
+  GatewayRoute,
+  HERALD_ACTOR,
+  INVALID_CONTROL_REQUEST,
+  INVALID_SEND_AT,
+  sendAtReason,
+  type DeliverEmailInput,
+  type EmailStatus,
+  type GatewayRef,
+} from '../shared';
 import type { ControlName, ControlRequest, DeliveryPhase, DeliveryView, RescheduleRequest } from './messages';
 
 // The state of one delivery, as plain data and rules: no timers, no activities, no Temporal
@@ -31,12 +44,16 @@ export class DeliveryState {
   lastFailure: string | undefined;
   /** Who asked for the cancellation the workflow is about to receive. */
   cancelRequest: ControlRequest | undefined;
+  /** The email's gateways and where its next attempt goes; set at its first attempt. */
+  route: GatewayRoute | undefined;
+  /** Held by Herald (the bound on copies) rather than paused by a person. */
+  private held = false;
   private finalStatus: EmailStatus | undefined;
   private released = false;
   private firstAttemptAt = 0;
   private pausedSince = 0;
   private pausedSinceFirstAttemptMs = 0;
-  private readonly pending: Array<Omit<PendingChange, 'status'>> = [];
+  private readonly pending: PendingChange[] = [];
 
   constructor(
     private readonly input: DeliverEmailInput,
@@ -47,8 +64,12 @@ export class DeliveryState {
 
   /** The status a person sees, derived in one place for the query, the answers and the writes. */
   status(): EmailStatus {
+    return this.phase === 'first-attempt' ? 'sending' : this.restingStatus();
+  }
+
+  /** The status once any attempt under way has given way: what a control leaves the email in. */
+  private restingStatus(): EmailStatus {
     if (this.phase === 'finished') return this.finalStatus!;
-    if (this.phase === 'first-attempt') return 'sending';
     if (this.paused) return 'paused';
     if (this.phase === 'retrying') return 'retrying';
     return this.isDue() ? 'queued' : 'scheduled';
@@ -62,6 +83,7 @@ export class DeliveryState {
       paused: this.paused,
       phase: this.phase,
       lastFailure: this.lastFailure,
+      gateway: this.route?.current().name,
       retryBudgetMs: this.phase === 'retrying' ? this.retryBudgetMs() : undefined,
     };
   }
@@ -82,9 +104,10 @@ export class DeliveryState {
     reschedule: {
       validate: (req) => {
         this.mustBeWaiting();
-        if (!req || typeof req.sendAt !== 'string' || Number.isNaN(Date.parse(req.sendAt))) {
-          throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
-        }
+        if (!req || typeof req.sendAt !== 'string') throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
+        const invalid = sendAtReason(req.sendAt, this.now());
+        if (invalid) throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: `sendAt ${invalid}` });
+        this.mustBeStorable(req);
       },
       apply: (req) => {
         this.sendAt = req!.sendAt;
@@ -93,14 +116,20 @@ export class DeliveryState {
       },
     },
     sendNow: {
-      validate: () => this.mustBeWaiting(),
+      validate: (req) => {
+        this.mustBeWaiting();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         this.released = true;
         this.record('email.send_now', req);
       },
     },
     pause: {
-      validate: () => this.mustNotBeFinished(),
+      validate: (req) => {
+        this.mustNotBeFinished();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         if (this.paused) return;
         this.paused = true;
@@ -109,15 +138,33 @@ export class DeliveryState {
       },
     },
     resume: {
-      validate: () => this.mustNotBeFinished(),
+      validate: (req) => {
+        this.mustNotBeFinished();
+        this.mustBeStorable(req);
+      },
       apply: (req) => {
         if (!this.paused) return;
         this.paused = false;
+        // Resuming an email Herald held lets every gateway take it again (README, Gateways).
+        if (this.held) {
+          this.held = false;
+          this.route?.forgive();
+        }
         this.pausedSinceFirstAttemptMs += this.pauseSinceFirstAttempt();
         this.record('email.resumed', req);
       },
     },
   };
+
+  /** Who asks for the coming cancellation; a request whose text cannot be stored is ignored (the default actor is recorded). */
+  requestCancel(req: ControlRequest | undefined): void {
+    try {
+      this.mustBeStorable(req);
+      this.cancelRequest = req;
+    } catch {
+      // a signal cannot answer: the cancellation itself still comes, recorded without this text
+    }
+  }
 
   /** For signals, which cannot answer: whether the control applies now. */
   accepts<T>(control: Control<T>, request?: T): boolean {
@@ -130,6 +177,16 @@ export class DeliveryState {
   }
 
   // The delivery's steps, called by the workflow as they happen.
+
+  useGateways(gateways: GatewayRef[]): void {
+    this.route = new GatewayRoute(gateways, this.input.policy);
+  }
+
+  /** No gateway may take the email again without an operator: paused by Herald, with the reason. */
+  hold(reason: string): void {
+    this.controls.pause.apply({ actor: HERALD_ACTOR, reason });
+    this.held = true;
+  }
 
   startFirstAttempt(): void {
     this.phase = 'first-attempt';
@@ -163,11 +220,16 @@ export class DeliveryState {
     return this.pending.length > 0;
   }
 
-  /** The oldest change not yet written, with the status the email has now. */
+  /**
+   * The oldest change not yet written, with the status it left the email in (each of several
+   * changes written together keeps its own: a pause then a resume write paused, then retrying).
+   * Once the delivery has finished, a late change goes to the timeline only.
+   */
   takePendingChange(): PendingChange | undefined {
     const change = this.pending.shift();
-    if (!change) return undefined;
-    return this.phase === 'finished' ? change : { ...change, status: this.status() };
+    if (!change || this.phase !== 'finished') return change;
+    const { status: _left, ...timelineOnly } = change;
+    return timelineOnly;
   }
 
   private pauseSinceFirstAttempt(): number {
@@ -175,7 +237,19 @@ export class DeliveryState {
   }
 
   private record(event: string, req: ControlRequest | undefined, sendAt?: string): void {
-    this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt });
+    this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt, status: this.restingStatus() });
+  }
+
+  /**
+   * A control's reason and actor are written to PostgreSQL and shown in the timeline: whatever
+   * sends them (the API, the temporal CLI, a batch signal), they must be text it can store.
+   */
+  private mustBeStorable(req: ControlRequest | undefined): void {
+    const invalid =
+      (req !== undefined && req !== null && typeof req !== 'object' ? 'the request must be an object' : undefined) ??
+      prefixed('reason', controlTextReason(req?.reason, CONTROL_LIMITS.reasonChars)) ??
+      prefixed('actor', controlTextReason(req?.actor, CONTROL_LIMITS.actorChars));
+    if (invalid) throw ApplicationFailure.create({ type: INVALID_CONTROL_REQUEST, message: invalid });
   }
 
   private mustNotBeFinished(): void {
@@ -190,3 +264,5 @@ export class DeliveryState {
   }
 }
 
+
+const prefixed = (field: string, reason: string | undefined) => (reason ? `${field} ${reason}` : undefined);

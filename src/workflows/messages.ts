@@ -23,6 +23,8 @@ export interface DeliveryView {
   paused: boolean;
   phase: DeliveryPhase;
   lastFailure?: string;
+  /** The gateway the next (or current) attempt goes to, once known. */
+  gateway?: string;
   /** Time left before giving up, excluding paused time (ms), once retrying. */
   retryBudgetMs?: number;
 }

@@ -1,8 +1,9 @@
 import { account, assertNothingLost } from './lib/accounting';
-import { startScriptedGateway, type ScriptedGateway } from './lib/gateways';
+import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { sleep } from './lib/proc';
-import { FaultStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+import { after } from './lib/timeline';
+
 
 // The gateway answers 421 at the greeting, 451 at RCPT and 451 at the end of DATA for a while,
 // then recovers: every email is delivered after retries, once, and each failed attempt is on
@@ -12,35 +13,24 @@ const SLUG = '01-transient-replies';
 const EMAILS = 30;
 const FAULT_MS = 10_000;
 
-let stack: FaultStack | undefined;
-let gateway: ScriptedGateway | undefined;
 let faulty = true;
 
-beforeAll(async () => {
-  gateway = await startScriptedGateway({
-    // One connection in three is refused at the greeting, one RCPT in two is deferred, and
-    // whatever gets as far as the final dot is deferred there: no attempt succeeds meanwhile.
-    onConnect: ({ index }) => (faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined),
-    onRcpt: (_address, { index }) => (faulty && index % 2 === 0 ? { code: 451, message: '4.3.0 Temporary lookup failure' } : undefined),
-    onDataEnd: () => (faulty ? { code: 451, message: '4.3.0 Queue full, try again later' } : undefined),
-  });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: gateway.url });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await gateway?.close();
+const scenario = useFaultStack(SLUG, {
+  // One connection in three is refused at the greeting, one RCPT in two is deferred, and
+  // whatever gets as far as the final dot is deferred there: no attempt succeeds meanwhile.
+  gateway: scriptedSmtp({
+    onConnect: (index) => (faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined),
+    onRcpt: (_address, index) => (faulty && index % 2 === 0 ? { code: 451, message: '4.3.0 Temporary lookup failure' } : undefined),
+    onData: () => (faulty ? { code: 451, message: '4.3.0 Queue full, try again later' } : undefined),
+  }),
 });
 
 test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all delivered once, attempts recorded', async () => {
   const startedAt = Date.now();
-  const lift = sleep(FAULT_MS).then(() => {
-    faulty = false;
-    return Date.now();
-  });
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 200 });
+  const lift = after(FAULT_MS, () => (faulty = false));
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 200 });
   const recoveredAt = await lift;
-  const report = await account(stack!, gateway!, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway answers 421 / 451 for 10 s, then recovers',
     peer: 'smtp-server',
@@ -48,13 +38,13 @@ test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all deli
     startedAt,
     recoveredAt,
     recoveryWindowMs: 30_000,
-    notes: [`gateway events: ${JSON.stringify(Object.fromEntries(gateway!.events))}`],
+    notes: [`gateway events: ${JSON.stringify(Object.fromEntries(scenario.gateway.events))}`],
   });
 
   assertNothingLost(report);
   expect(report.sent).toBe(EMAILS);
   // All three kinds of deferral really happened.
-  for (const kind of ['connect:421', 'rcpt:451', 'data:451']) expect(gateway!.events.get(kind) ?? 0).toBeGreaterThan(0);
+  for (const kind of ['connect:421', 'rcpt:451', 'data:451']) expect(scenario.gateway.events.get(kind) ?? 0).toBeGreaterThan(0);
   for (const email of report.emails) {
     // Every email was submitted inside the fault window: its first attempt failed and was retried.
     expect(email.attempts.length).toBeGreaterThanOrEqual(2);

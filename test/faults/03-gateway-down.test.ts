@@ -1,10 +1,9 @@
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
-import { sleep } from './lib/proc';
-import { FaultStack, scenarioDir } from './lib/stack';
-import path from 'node:path';
+import { useFaultStack } from './lib/stack';
+import { outage } from './lib/timeline';
+
 
 // Postfix's smtp-sink is killed: connections are refused for 30 s while emails keep coming,
 // then it comes back on the same port. Everything is delivered, once, soon after.
@@ -13,32 +12,14 @@ const SLUG = '03-gateway-down-30s';
 const EMAILS = 30;
 const DOWN_MS = 30_000;
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log') });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: sink.url });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-});
+const scenario = useFaultStack(SLUG, { gateway: smtpSink() });
 
 test('connections refused for 30 s, then the gateway is back: all delivered once', async () => {
   const startedAt = Date.now();
-  const outage = (async () => {
-    await sleep(1500);
-    await sink!.stop();
-    await sleep(DOWN_MS);
-    await sink!.start();
-    return Date.now();
-  })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 500 });
-  const recoveredAt = await outage;
-  const report = await account(stack!, sink!, subs, {
+  const fault = outage(1500, DOWN_MS, () => scenario.gateway.stop(), () => scenario.gateway.start());
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 500 });
+  const recoveredAt = await fault;
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway refuses connections for 30 s',
     peer: 'smtp-sink',
@@ -55,7 +36,8 @@ test('connections refused for 30 s, then the gateway is back: all delivered once
   const retried = report.emails.filter((e) => e.attempts.length > 1);
   expect(retried.length).toBeGreaterThanOrEqual(EMAILS / 2);
   for (const email of retried) {
-    for (const a of email.attempts.slice(0, -1)) expect(a).toMatchObject({ outcome: 'transient', errorCode: expect.stringMatching(/^(ESOCKET|ECONNECTION)$/) });
+    for (const a of email.attempts.slice(0, -1))
+      expect(a).toMatchObject({ outcome: 'transient', errorCode: expect.stringMatching(/^(ESOCKET|ECONNECTION)$/) });
     expect(email.attempts.at(-1)!.outcome).toBe('sent');
   }
   // Retries are at most RETRY_MAX_INTERVAL_MS (2 s) apart: recovery takes seconds, not minutes.

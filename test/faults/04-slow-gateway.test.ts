@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
-import { FaultStack, scenarioDir } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+
 
 // A slow gateway: smtp-sink waits 3 s before answering each final dot (-W .:3), far below the
 // attempt timeout (SMTP_ATTEMPT_TIMEOUT_MS = 10 s). A burst larger than the SMTP pool waits
@@ -17,24 +16,12 @@ import { FaultStack, scenarioDir } from './lib/stack';
 const SLUG = '04-slow-gateway';
 const EMAILS = 25;
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:3'] });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: sink.url, env: { SMTP_ATTEMPT_TIMEOUT_MS: '10000' } });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-});
+const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-W', '.:3']), env: { SMTP_ATTEMPT_TIMEOUT_MS: '10000' } });
 
 test('3 s per message with a 10 s attempt timeout: no spurious timeout, no duplicate', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 100 });
-  const report = await account(stack!, sink!, subs, {
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'slow gateway (3 s per message)',
     peer: 'smtp-sink',

@@ -1,7 +1,8 @@
 import { account, assertNothingLost } from './lib/accounting';
-import { startScriptedGateway, type ScriptedGateway } from './lib/gateways';
+import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { FaultStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+
 
 // The gateway drops the connection before DATA: at MAIL FROM (every other one) or at the first
 // RCPT of each recipient. Nothing was handed over, so the attempt is a plain transient failure
@@ -10,29 +11,21 @@ import { FaultStack } from './lib/stack';
 const SLUG = '05-cut-before-data';
 const EMAILS = 20;
 
-let stack: FaultStack | undefined;
-let gateway: ScriptedGateway | undefined;
 let faulty = true;
 
-beforeAll(async () => {
-  gateway = await startScriptedGateway({
-    onMailFrom: ({ index }) => (faulty && index % 2 === 0 ? 'cut' : undefined),
-    onRcpt: (_address, { index }) => (index === 0 ? 'cut' : undefined),
-  });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: gateway.url });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await gateway?.close();
+const scenario = useFaultStack(SLUG, {
+  gateway: scriptedSmtp({
+    onMailFrom: (index) => (faulty && index % 2 === 0 ? 'cut' : undefined),
+    onRcpt: (_address, index) => (index === 0 ? 'cut' : undefined),
+  }),
 });
 
 test('connection cut at MAIL FROM / RCPT: retried, transient, exactly one copy', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
   // MAIL FROM cuts stop with the stream; the first RCPT of each recipient is cut in any case.
   faulty = false;
-  const report = await account(stack!, gateway!, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'connection cut before DATA',
     peer: 'smtp-server',
@@ -40,13 +33,13 @@ test('connection cut at MAIL FROM / RCPT: retried, transient, exactly one copy',
     startedAt,
     recoveredAt: Date.now(),
     recoveryWindowMs: 30_000,
-    notes: [`gateway events: ${JSON.stringify(Object.fromEntries(gateway!.events))}`],
+    notes: [`gateway events: ${JSON.stringify(Object.fromEntries(scenario.gateway.events))}`],
   });
 
   assertNothingLost(report);
   expect(report.sent).toBe(EMAILS);
-  expect(gateway!.events.get('rcpt:cut')).toBe(EMAILS);
-  expect(gateway!.events.get('mail:cut') ?? 0).toBeGreaterThan(0);
+  expect(scenario.gateway.events.get('rcpt:cut')).toBe(EMAILS);
+  expect(scenario.gateway.events.get('mail:cut') ?? 0).toBeGreaterThan(0);
   for (const email of report.emails) {
     expect(email.copies).toBe(1);
     expect(email.attempts.length).toBeGreaterThanOrEqual(2);

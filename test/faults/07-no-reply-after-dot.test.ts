@@ -1,7 +1,8 @@
 import { account, assertNothingLost } from './lib/accounting';
-import { startScriptedGateway, type ScriptedGateway } from './lib/gateways';
+import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { FaultStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+
 
 // RFC 1047 window, second form: the gateway takes the message and never answers the final dot.
 // nodemailer's socket timeout (80 % of SMTP_ATTEMPT_TIMEOUT_MS) fires; the attempt is recorded
@@ -11,31 +12,17 @@ import { FaultStack } from './lib/stack';
 const SLUG = '07-no-reply-after-dot';
 const EMAILS = 20;
 
-let stack: FaultStack | undefined;
-let gateway: ScriptedGateway | undefined;
-
-beforeAll(async () => {
-  gateway = await startScriptedGateway({
-    onDataEnd: (_id, { index }) => (index === 0 ? 'stall' : undefined),
-  });
-  stack = await FaultStack.start({
-    slug: SLUG,
-    gatewayUrl: gateway.url,
-    // One pooled connection per email of the burst: this scenario is about the missing reply,
-    // not about waiting for a connection (04-slow-gateway is).
-    env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: String(EMAILS) },
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await gateway?.close();
+const scenario = useFaultStack(SLUG, {
+  gateway: scriptedSmtp({ onData: (_call, { attempt }) => (attempt === 0 ? 'stall' : undefined) }),
+  // One pooled connection per email of the burst: this scenario is about the missing reply,
+  // not about waiting for a connection (04-slow-gateway is).
+  env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: String(EMAILS) },
 });
 
 test('no reply after the final dot: timeout recorded uncertain, resent with the same Message-ID', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: 100 });
-  const report = await account(stack!, gateway!, subs, {
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway never replies after the final dot (RFC 1047)',
     peer: 'smtp-server',

@@ -1,7 +1,8 @@
+import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { sleep } from './lib/proc';
-import { useSinkStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
 
 // The worker process is killed with SIGKILL twice while it is sending, and started again. The
 // gateway (smtp-sink -W .:1) holds each message 1 s between the final dot and its reply, so
@@ -11,8 +12,8 @@ import { useSinkStack } from './lib/stack';
 const SLUG = '08-worker-sigkill';
 const EMAILS = 40;
 
-const scenario = useSinkStack(SLUG, {
-  sinkFlags: ['-W', '.:1'],
+const scenario = useFaultStack(SLUG, {
+  gateway: smtpSink(['-W', '.:1']),
   env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
@@ -26,9 +27,9 @@ test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates
     }
     return Date.now();
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
   const recoveredAt = await kills;
-  const report = await account(scenario.stack, scenario.sink, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'worker killed (SIGKILL) mid-sends, restarted',
     peer: 'smtp-sink',

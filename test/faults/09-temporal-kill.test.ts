@@ -1,7 +1,8 @@
 import { account, assertNothingLost } from './lib/accounting';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { sleep } from './lib/proc';
-import { useSinkStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+import { outage } from './lib/timeline';
 
 // The Temporal dev server is killed with SIGKILL mid-burst and started again 5 s later on the
 // same port with the same SQLite file. The API holds or refuses (503) the POSTs meanwhile (the
@@ -12,23 +13,17 @@ const SLUG = '09-temporal-kill';
 const EMAILS = 40;
 const DOWN_MS = 5000;
 
-const scenario = useSinkStack(SLUG, {
-  sinkFlags: ['-W', '.:1'],
+const scenario = useFaultStack(SLUG, {
+  gateway: smtpSink(['-W', '.:1']),
   env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
 test('Temporal dev server SIGKILLed mid-burst, restarted on the same db file: nothing lost', async () => {
   const startedAt = Date.now();
-  const outage = (async () => {
-    await sleep(2000);
-    await scenario.stack.killTemporal();
-    await sleep(DOWN_MS);
-    await scenario.stack.startTemporal();
-    return Date.now();
-  })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
-  const recoveredAt = await outage;
-  const report = await account(scenario.stack, scenario.sink, subs, {
+  const fault = outage(2000, DOWN_MS, () => scenario.stack.killTemporal(), () => scenario.stack.startTemporal());
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const recoveredAt = await fault;
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'Temporal dev server killed and restarted',
     peer: 'smtp-sink',

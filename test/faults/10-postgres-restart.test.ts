@@ -1,8 +1,9 @@
 import { account, assertNothingLost } from './lib/accounting';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { startCluster, stopCluster } from './lib/pg-cluster';
-import { sleep } from './lib/proc';
-import { useSinkStack } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+import { outage } from './lib/timeline';
 
 // PostgreSQL crashes mid-burst (pg_ctl stop -m immediate: no checkpoint, WAL recovery at the
 // next start) and is started again 5 s later. The API answers 5xx meanwhile (the client
@@ -14,23 +15,17 @@ const SLUG = '10-postgres-restart';
 const EMAILS = 40;
 const DOWN_MS = 5000;
 
-const scenario = useSinkStack(SLUG, {
-  sinkFlags: ['-W', '.:1'],
+const scenario = useFaultStack(SLUG, {
+  gateway: smtpSink(['-W', '.:1']),
   env: { SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '10' },
 });
 
 test('PostgreSQL crashed and restarted mid-burst: nothing lost, nothing stuck', async () => {
   const startedAt = Date.now();
-  const outage = (async () => {
-    await sleep(2000);
-    stopCluster(scenario.stack.pg, 'immediate');
-    await sleep(DOWN_MS);
-    await startCluster(scenario.stack.pg);
-    return Date.now();
-  })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, count: EMAILS, intervalMs: 150 });
-  const recoveredAt = await outage;
-  const report = await account(scenario.stack, scenario.sink, subs, {
+  const fault = outage(2000, DOWN_MS, () => stopCluster(scenario.stack.pg, 'immediate'), () => startCluster(scenario.stack.pg));
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const recoveredAt = await fault;
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'PostgreSQL crashed and restarted',
     peer: 'smtp-sink',

@@ -1,10 +1,9 @@
 import { account, assertNothingLost } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
+import { useFaultStack } from './lib/stack';
 import { startDropProxy, type DropProxy } from './lib/tcp-proxy';
-import { FaultStack, scenarioDir } from './lib/stack';
-import path from 'node:path';
+
 
 // The API is SIGKILLed after it has stored the email and started its workflow, before its
 // answer reaches the client: a proxy in front of it swallows the response of chosen requests
@@ -16,36 +15,30 @@ const EMAILS = 20;
 const DROP = new Set([3, 8, 13, 18]);
 const indexOfKey = (key: string) => Number(key.slice(key.lastIndexOf('-') + 1));
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
+const scenario = useFaultStack(SLUG, { gateway: smtpSink() });
 let proxy: DropProxy | undefined;
 
 beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log') });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: sink.url });
   const dropped = new Set<string>();
   proxy = await startDropProxy({
-    upstreamPort: stack.apiPort,
+    upstreamPort: scenario.stack.apiPort,
     shouldDrop: (key) => DROP.has(indexOfKey(key)) && !dropped.has(key) && (dropped.add(key), true),
     onDrop: async () => {
-      await stack!.killApi('SIGKILL');
-      await stack!.startApi();
+      await scenario.stack.killApi('SIGKILL');
+      await scenario.stack.startApi();
     },
   });
 });
 
 afterAll(async () => {
   await proxy?.close();
-  await stack?.stop();
-  await sink?.close();
 });
 
 test('API killed after starting the workflow, before answering; client retries with the same key: one email', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => proxy!.url, count: EMAILS, intervalMs: 300 });
+  const subs = await submitStream({ scenario: SLUG, baseUrl: () => proxy!.url, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 300 });
   await proxy!.settled();
-  const report = await account(stack!, sink!, subs, {
+  const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'API killed before it answered',
     peer: 'smtp-sink',

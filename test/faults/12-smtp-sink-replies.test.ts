@@ -1,10 +1,10 @@
-import path from 'node:path';
+import { sleep } from '../support/process';
 import { account, assertNothingLost, waitForTerminal } from './lib/accounting';
-import { startSmtpSink, type SinkGateway } from './lib/gateways';
+import { smtpSink } from './lib/gateways';
 import { submitStream, type Submission } from './lib/load';
-import { freePort } from '../../src/dev/temporal-dev-server';
-import { sleep } from './lib/proc';
-import { FaultStack, scenarioDir } from './lib/stack';
+import { useFaultStack } from './lib/stack';
+import { after } from './lib/timeline';
+
 
 // The same reply faults from a real MTA's code: Postfix's smtp-sink, restarted with other flags
 // at each phase. First transient ones while a stream is sent (421 at the greeting with -Q
@@ -17,52 +17,36 @@ const STREAM = 12;
 const BATCH = 5;
 const SOFT = ['-b', '451 4.3.0 Try again later'];
 
-let stack: FaultStack | undefined;
-let sink: SinkGateway | undefined;
-
-beforeAll(async () => {
-  const dir = scenarioDir(SLUG);
-  sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-Q', 'CONNECT'] });
-  stack = await FaultStack.start({ slug: SLUG, gatewayUrl: sink.url });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-});
+const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-Q', 'CONNECT']) });
 
 test('smtp-sink: 421 / 451 for a while then recovery, then 550 at RCPT and 554 at DATA', async () => {
   const startedAt = Date.now();
-  const base = { scenario: SLUG, baseUrl: () => stack!.apiUrl, intervalMs: 100 };
+  const base = { scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, intervalMs: 100 };
 
   // Transient phases, 3 s each, while the stream is sent.
   const phases = (async () => {
-    await sleep(3000);
-    await sink!.start([...SOFT, '-r', 'RCPT']);
-    await sleep(3000);
-    await sink!.start([...SOFT, '-r', '.']);
-    await sleep(3000);
-    await sink!.start([]);
-    return Date.now();
+    await after(3000, () => scenario.gateway.start([...SOFT, '-r', 'RCPT']));
+    await after(3000, () => scenario.gateway.start([...SOFT, '-r', '.']));
+    return after(3000, () => scenario.gateway.start([]));
   })();
   const stream = await submitStream({ ...base, count: STREAM });
   const recoveredAt = await phases;
-  await waitForTerminal(stack!, stream.map((s) => s.id!).filter(Boolean), Date.now() + 30_000);
+  await waitForTerminal(scenario.stack, stream.map((s) => s.id!).filter(Boolean), Date.now() + 30_000);
 
   // Permanent phases, one batch each, waited for before the next.
   const permanent: Submission[] = [];
   for (const [i, flags] of [['-B', '550 5.1.1 No such user here', '-f', 'RCPT'], ['-B', '554 5.7.1 Message refused', '-f', '.']].entries()) {
-    await sink!.start(flags);
+    await scenario.gateway.start(flags);
     const batch = await submitStream({ ...base, count: BATCH, firstIndex: STREAM + i * BATCH });
-    await waitForTerminal(stack!, batch.map((s) => s.id!).filter(Boolean), Date.now() + 20_000);
+    await waitForTerminal(scenario.stack, batch.map((s) => s.id!).filter(Boolean), Date.now() + 20_000);
     permanent.push(...batch);
   }
   // Back to normal: a refused email must not be retried now that the sink would take it.
-  await sink!.start([]);
+  await scenario.gateway.start([]);
   await sleep(4000);
 
   const isPermanent = (i: number) => i >= STREAM;
-  const report = await account(stack!, sink!, [...stream, ...permanent], {
+  const report = await account(scenario.stack, scenario.gateway, [...stream, ...permanent], {
     slug: SLUG,
     title: 'Postfix smtp-sink: soft then hard rejects',
     peer: 'smtp-sink',

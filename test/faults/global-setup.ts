@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli';
 import { freePort } from '../../src/dev/temporal-dev-server';
-import { ensureSmtpSink } from './lib/gateways';
+import { ensureSmtpSink } from '../support/smtp-sink';
 import { initCluster } from './lib/pg-cluster';
 
 // Once per run: a PostgreSQL cluster of the suite's own (a scenario restarts it), the Temporal

@@ -55,7 +55,7 @@ describe('idempotency', () => {
 
     const email = await h.waitForStatus(id, ['sent']);
     const third = await h.post(body, { 'idempotency-key': key });
-    expect(((await third.json()) as any)).toMatchObject({ id, status: 'sent' });
+    expect((await third.json()) as any).toMatchObject({ id, status: 'sent' });
     await sleep(500);
     expect(h.smtp.byMessageId(email.messageId)).toHaveLength(1);
     const [{ count }] = await h.sql`select count(*)::int as count from emails where idempotency_key = ${key}`;
@@ -94,7 +94,7 @@ describe('idempotency', () => {
     await h.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: `email-${id}` } });
     await sleep(1000);
     const again = await h.post(body, { 'idempotency-key': key });
-    expect(((await again.json()) as any)).toMatchObject({ id, status: 'sent' });
+    expect((await again.json()) as any).toMatchObject({ id, status: 'sent' });
     await sleep(500);
     expect(h.smtp.byMessageId(email.messageId)).toHaveLength(1);
   });
@@ -131,7 +131,17 @@ describe('scheduled send', () => {
 
   test('send now through the temporal CLI (workflow update) releases it at once', async () => {
     const id = await submit(validEmail({ to: ['cli-now@example.org'], sendAt: inAnHour() }));
-    await temporalCliOk(['workflow', 'update', 'execute', '--workflow-id', `email-${id}`, '--name', 'sendNow', '--input', '{"actor":"ops@cli"}']);
+    await temporalCliOk([
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      `email-${id}`,
+      '--name',
+      'sendNow',
+      '--input',
+      '{"actor":"ops@cli"}',
+    ]);
     await h.waitForStatus(id, ['sent'], 10_000);
     const events = ((await (await h.request(`/v1/emails/${id}/events`)).json()) as any).data;
     expect(events.find((e: any) => e.type === 'email.send_now').actor).toBe('ops@cli');
@@ -259,11 +269,31 @@ describe('many at once, by query (temporal CLI batch)', () => {
     const query = `HeraldTags="${tag}" AND HeraldStatus="scheduled"`;
     await untilVisible(query, 2);
 
-    await temporalCliOk(['workflow', 'signal', '--query', query, '--name', 'pause', '--input', '{"actor":"ops"}', '--reason', 'hold campaign', '--yes']);
+    await temporalCliOk([
+      'workflow',
+      'signal',
+      '--query',
+      query,
+      '--name',
+      'pause',
+      '--input',
+      '{"actor":"ops"}',
+      '--reason',
+      'hold campaign',
+      '--yes',
+    ]);
     for (const id of ids) await h.waitForStatus(id, ['paused']);
 
     await untilVisible(`HeraldTags="${tag}" AND HeraldStatus="paused"`, 2);
-    await temporalCliOk(['workflow', 'cancel', '--query', `HeraldTags="${tag}" AND HeraldStatus="paused"`, '--reason', 'campaign stopped', '--yes']);
+    await temporalCliOk([
+      'workflow',
+      'cancel',
+      '--query',
+      `HeraldTags="${tag}" AND HeraldStatus="paused"`,
+      '--reason',
+      'campaign stopped',
+      '--yes',
+    ]);
     for (const id of ids) {
       const email = await h.waitForStatus(id, ['cancelled']);
       expect(email.statusChangedBy).toBe('temporal');
@@ -275,7 +305,16 @@ describe('many at once, by query (temporal CLI batch)', () => {
     h.smtp.onRcpt = (address) => (address === 'late-signal@example.org' ? { code: 451, message: '4.3.0 later' } : undefined);
     const id = await submit(validEmail({ to: ['late-signal@example.org'] }));
     await h.waitForStatus(id, ['retrying']);
-    await temporalCliOk(['workflow', 'signal', '--workflow-id', `email-${id}`, '--name', 'reschedule', '--input', JSON.stringify({ sendAt: inAnHour() })]);
+    await temporalCliOk([
+      'workflow',
+      'signal',
+      '--workflow-id',
+      `email-${id}`,
+      '--name',
+      'reschedule',
+      '--input',
+      JSON.stringify({ sendAt: inAnHour() }),
+    ]);
     // The same through an update is refused with the reason.
     const update = await action(id, 'reschedule', { sendAt: inAnHour() });
     expect(update.status).toBe(409);
@@ -290,7 +329,8 @@ describe('many at once, by query (temporal CLI batch)', () => {
 
 describe('re-drive', () => {
   test('a failed email is sent again as a new attempt with the same Message-ID', async () => {
-    h.smtp.onRcpt = (address) => (address === 'redrive@example.org' ? { code: 550, message: '5.2.1 mailbox disabled' } : undefined);
+    // A policy refusal: a mailbox failure (5.2.1) would put the address on the suppression list.
+    h.smtp.onRcpt = (address) => (address === 'redrive@example.org' ? { code: 550, message: '5.7.1 refused by local policy' } : undefined);
     const id = await submit(validEmail({ to: ['redrive@example.org'] }));
     const failed = await h.waitForStatus(id, ['failed']);
     h.smtp.onRcpt = undefined;
@@ -301,7 +341,14 @@ describe('re-drive', () => {
     expect(email.messageId).toBe(failed.messageId);
     expect(email.attempts.map((a: any) => a.outcome)).toEqual(['permanent', 'sent']);
     expect(h.smtp.byMessageId(email.messageId)).toHaveLength(1);
-    expect(await eventTypes(id)).toEqual(['email.accepted', 'attempt.permanent', 'email.failed', 'email.redriven', 'attempt.sent', 'email.sent']);
+    expect(await eventTypes(id)).toEqual([
+      'email.accepted',
+      'attempt.permanent',
+      'email.failed',
+      'email.redriven',
+      'attempt.sent',
+      'email.sent',
+    ]);
     expect((await action(id, 'retry')).status).toBe(409);
     expect(await workflowStatus(id)).toBe('COMPLETED');
   });
@@ -323,7 +370,7 @@ describe('re-drive', () => {
       body: JSON.stringify({ filter: { tag } }),
     });
     expect(res.status).toBe(202);
-    expect(((await res.json()) as any)).toMatchObject({ matched: 2, redriven: 2 });
+    expect((await res.json()) as any).toMatchObject({ matched: 2, redriven: 2 });
     for (const id of ids) await h.waitForStatus(id, ['sent']);
     expect((await h.getEmail(other)).status).toBe('failed');
   });

@@ -17,7 +17,7 @@ const apis: Array<{ child: ChildProcess; exited: Promise<unknown>; url: string }
 async function startApi(): Promise<string> {
   const port = await freePort();
   const child = spawn(process.execPath, [API], {
-    env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL, TEMPORAL_ADDRESS: process.env.HERALD_TEST_TEMPORAL_ADDRESS, PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL, TEMPORAL_ADDRESS: process.env.HERALD_TEST_TEMPORAL_ADDRESS, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createEmailStore } from '../../src/db/emails';
 import { UNACKNOWLEDGED_REASON } from '../../src/deliveries/service';
 import { ensureOrphanSweepSchedule } from '../../src/deliveries/orphan-sweep-schedule';
-import { workflowIdFor } from '../../src/shared';
+import { SEARCH_ATTRIBUTE_KEYS, workflowIdFor } from '../../src/shared';
 import { createHarness, validEmail, type Harness } from '../support/harness';
 
 // The API stores an email, then starts its workflow. An API that dies between the two leaves a
@@ -51,7 +51,7 @@ test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live de
     workflowId: `sweep-${randomUUID()}`,
     args: [{ graceMs: 60_000, limit: 100 }],
   });
-  expect(result).toEqual({ checked: 3, started: 1, cancelled: 1 });
+  expect(result).toEqual({ checked: 3, started: 1, cancelled: 1, skipped: 0 });
 
   const delivered = await h.waitForStatus(keyed, ['sent']);
   expect(h.smtp.byMessageId(delivered.messageId)).toHaveLength(1);
@@ -62,6 +62,37 @@ test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live de
   expect(h.smtp.rcptCalls).not.toContain('unkeyed-orphan@example.org');
   expect((await h.getEmail(live)).status).toBe('scheduled');
   await h.request(`/v1/emails/${live}/cancel`, { method: 'POST' });
+});
+
+test('a row the sweep cannot start is skipped and recorded; the rows behind it are still settled', async () => {
+  // The oldest: a workflow id Temporal refuses (over its 1000-character limit), so its start fails.
+  const refused = await orphan('refused-orphan@example.org', randomUUID());
+  await h.sql`update emails set workflow_id = ${'email-' + 'x'.repeat(2000)}, created_at = now() - interval '12 minutes' where id = ${refused}`;
+  // Stored with far more tags than one search attribute holds (as an API without the bound
+  // would have): its start bounds them, with a marker, instead of failing.
+  const tagged = await orphan('tagged-orphan@example.org', randomUUID());
+  const tags = Array.from({ length: 300 }, (_, i) => `tag-${i}-${'t'.repeat(80)}`);
+  await h.sql`update emails set tags = ${tags}, created_at = now() - interval '11 minutes' where id = ${tagged}`;
+  const plain = await orphan('plain-orphan@example.org', randomUUID());
+
+  const sweep = () =>
+    h.client.workflow.execute('sweepOrphans', { taskQueue: h.taskQueue, workflowId: `sweep-${randomUUID()}`, args: [{ graceMs: 60_000, limit: 100 }] });
+  expect(await sweep()).toMatchObject({ started: 2, skipped: 1 });
+  await h.waitForStatus(tagged, ['sent']);
+  await h.waitForStatus(plain, ['sent']);
+  const { typedSearchAttributes } = await h.client.workflow.getHandle(workflowIdFor(tagged)).describe();
+  const searchTags = typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.tags)!;
+  expect(searchTags).toContain('(+280 more)');
+  expect(Buffer.byteLength(JSON.stringify(searchTags))).toBeLessThanOrEqual(2048);
+
+  const [failure] = await h.sql`select data from email_events where email_id = ${refused} and type = 'email.recovery_failed'`;
+  expect(failure.data.error).toEqual(expect.any(String));
+  expect((await h.getEmail(refused)).status).toBe('queued');
+  // Left alone for a while: the next sweep neither retries nor records it again.
+  expect(await sweep()).toMatchObject({ skipped: 0 });
+  const [{ count }] = await h.sql`select count(*)::int as count from email_events where email_id = ${refused} and type = 'email.recovery_failed'`;
+  expect(count).toBe(1);
+  await h.sql`delete from emails where id = ${refused}`;
 });
 
 test('the schedule is created once, every five minutes', async () => {

@@ -151,7 +151,7 @@ test.each(herald)('%s runs an entry point that exists, with a configuration Hera
   const config = parseConfig(env);
   expect(config.databaseUrl).toMatch(/^postgres:\/\/herald:[^@]+@postgres:5432\/herald$/);
   expect(config.temporal.address).toBe('temporal:7233');
-  expect(config.smtp.url).toBe('smtp://mailpit:1025');
+  expect(config.smtp.gateways).toEqual([{ name: 'default', url: 'smtp://mailpit:1025', priority: 0 }]);
   expect(service.build).toBe('.');
 });
 

@@ -2,14 +2,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
 import { Problem } from '../problem';
-import { createRouter, emptyBodyIsObject, limitBody, SMALL_BODY_BYTES } from '../router';
+import { createRouter, jsonBody, optionalJson, SMALL_BODY_BYTES } from '../router';
 import { campaignSubmissionSchema, ControlReasonSchema, encodeRecipientCursor, RecipientQuerySchema } from '../schemas/campaign';
 import {
+  AUTH_ERRORS,
+  BODY_ERRORS,
   CampaignCreatedSchema,
   CampaignRecipientListSchema,
   CampaignViewSchema,
   json,
   problem,
+  secured,
   UploadReportSchema,
 } from '../schemas/responses';
 import { toCampaignRecipientView, toCampaignView } from '../views';
@@ -19,24 +22,21 @@ import type { CampaignControlName } from '../../workflows/campaign-messages';
 // Campaigns: create one, upload its recipients, start it, steer it as a whole, watch it.
 
 const IdParam = z.object({ id: z.string() });
-/** A body that may be left out altogether, Content-Type too (curl -X POST): it counts as {}. */
-const optionalJson = <T extends z.ZodType>(schema: T) => ({
-  required: false,
-  description: 'JSON; may be left out',
-  content: { 'application/json': { schema } },
-});
+const NOT_FOUND = problem('not-found: no such campaign for this tenant');
 
 export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }: ApiDeps) {
   const create = createRoute({
     method: 'post',
     path: '/',
     summary: 'Create a campaign (a draft): from, subject, text and/or html with {{name}} variables',
-    middleware: [requireScope('send'), limitBody(Math.ceil(maxMessageBytes * 1.1) + 64 * 1024)],
+    middleware: [requireScope('send'), ...jsonBody(Math.ceil(maxMessageBytes * 1.1) + 64 * 1024)],
     request: { body: { required: true, content: { 'application/json': { schema: campaignSubmissionSchema(maxMessageBytes) } } } },
+    security: secured,
     responses: {
-      201: json(CampaignCreatedSchema, 'Created'),
-      400: problem('Invalid campaign or template'),
-      403: problem('Sender not allowed'),
+      201: json(CampaignCreatedSchema, 'Created (Location: /v1/campaigns/{id})'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      403: problem("missing-scope (send), or sender-not-allowed: the from address is not of one of the tenant's sending domains"),
     },
   });
   const upload = createRoute({
@@ -48,13 +48,15 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
       params: IdParam,
       body: { required: true, content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } } },
     },
+    security: secured,
     responses: {
       200: json(UploadReportSchema, 'Added, duplicates, invalid rows with their lines'),
-      400: problem('No usable CSV header, or CSV unreadable past a line (nothing kept)'),
-      404: problem('No such campaign'),
-      409: problem('Already started'),
-      413: problem('Upload too large, or too many recipients (nothing kept)'),
-      415: problem('Neither CSV nor NDJSON'),
+      ...AUTH_ERRORS,
+      400: problem('invalid-upload: no usable CSV header, or CSV unreadable past a line (nothing kept)'),
+      404: NOT_FOUND,
+      409: problem('campaign-not-draft: recipients are added before the campaign starts'),
+      413: problem('upload-too-large, too-many-recipients (nothing kept)'),
+      415: problem('unsupported-media-type: neither text/csv nor application/x-ndjson'),
     },
   });
   const show = createRoute({
@@ -63,7 +65,8 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
     summary: 'A campaign and its progress: counts by status, current rate, estimated completion',
     middleware: requireScope('read'),
     request: { params: IdParam },
-    responses: { 200: json(CampaignViewSchema, 'The campaign'), 404: problem('No such campaign') },
+    security: secured,
+    responses: { 200: json(CampaignViewSchema, 'The campaign'), ...AUTH_ERRORS, 404: NOT_FOUND },
   });
   const recipients = createRoute({
     method: 'get',
@@ -71,23 +74,28 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
     summary: 'Its recipients in upload order, each with its status (waiting until handed to delivery)',
     middleware: requireScope('read'),
     request: { params: IdParam, query: RecipientQuerySchema },
+    security: secured,
     responses: {
       200: json(CampaignRecipientListSchema, 'A page of recipients'),
-      400: problem('Invalid filter'),
-      404: problem('No such campaign'),
+      ...AUTH_ERRORS,
+      400: problem('validation-error: a bad filter, limit or cursor'),
+      404: NOT_FOUND,
     },
   });
   const start = createRoute({
     method: 'post',
     path: '/{id}/start',
     summary: 'Start the campaign (at sendAt when it has one)',
-    middleware: requireScope('send'),
-    request: { params: IdParam },
+    middleware: [requireScope('send'), ...jsonBody(SMALL_BODY_BYTES, { optional: true })],
+    request: { params: IdParam, body: optionalJson(z.object({}).strict()) },
+    security: secured,
     responses: {
       202: json(CampaignViewSchema, 'Started'),
-      404: problem('No such campaign'),
-      409: problem('No recipients, or finished'),
-      503: problem('Temporal unreachable'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      404: NOT_FOUND,
+      409: problem('no-recipients; campaign-finished: cancelled or completed'),
+      503: problem('temporal-unavailable: the Temporal server cannot be reached; try again'),
     },
   });
   const control = (name: CampaignControlName, summary: string) =>
@@ -95,16 +103,20 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
       method: 'post',
       path: `/{id}/${name}`,
       summary,
-      middleware: [requireScope('operate'), limitBody(SMALL_BODY_BYTES), emptyBodyIsObject],
+      middleware: [requireScope('operate'), ...jsonBody(SMALL_BODY_BYTES, { optional: true })],
       request: { params: IdParam, body: optionalJson(ControlReasonSchema) },
+      security: secured,
       responses: {
         200: json(CampaignViewSchema, 'The campaign once the control is applied'),
-        404: problem('No such campaign'),
-        409: problem('Does not apply now, or finished'),
+        ...AUTH_ERRORS,
+        ...BODY_ERRORS,
+        404: NOT_FOUND,
+        409: problem('not-applicable: does not apply now; campaign-finished: cancelled or completed'),
       },
     });
-  const steer = (name: CampaignControlName) => async (c: any) =>
-    c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, name, c.req.valid('json').reason)), 200);
+  const pause = control('pause', 'Pause: hand nothing more over, pause its emails not yet sent');
+  const resume = control('resume', 'Resume a paused campaign');
+  const cancel = control('cancel', 'Cancel the rest (sent mail stays sent)');
 
   return createRouter()
     .openapi(create, async (c) => {
@@ -137,7 +149,7 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
       );
     })
     .openapi(start, async (c) => c.json(toCampaignView(await campaigns.start(c.get('tenant'), c.req.valid('param').id)), 202))
-    .openapi(control('pause', 'Pause: hand nothing more over, pause its emails not yet sent'), steer('pause'))
-    .openapi(control('resume', 'Resume a paused campaign'), steer('resume'))
-    .openapi(control('cancel', 'Cancel the rest (sent mail stays sent)'), steer('cancel'));
+    .openapi(pause, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json').reason)), 200))
+    .openapi(resume, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json').reason)), 200))
+    .openapi(cancel, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'cancel', c.req.valid('json').reason)), 200));
 }

@@ -1,24 +1,28 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
-import { createRouter, emptyBodyIsObject, limitBody, SMALL_BODY_BYTES } from '../router';
+import { createRouter, jsonBody, optionalJson, SMALL_BODY_BYTES } from '../router';
 import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
 import { BulkRetrySchema } from '../schemas/list';
-import { BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem } from '../schemas/responses';
+import { AUTH_ERRORS, BODY_ERRORS, BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem, secured } from '../schemas/responses';
 import type { DeliveryView } from '../../workflows/messages';
 
 // Steering one email (or many): cancel, reschedule, send now, pause, resume, re-drive. Each goes
 // to the email's workflow, exactly as the temporal CLI would send it.
 
 const IdParam = z.object({ id: z.string() });
-/** A JSON body that may be left out: an empty request counts as `{}` (and is validated as such). */
-/** Every control needs the operate scope; its body is small and may be left out. */
-const controlMiddleware = [requireScope('operate'), limitBody(SMALL_BODY_BYTES), emptyBodyIsObject];
-const optionalJson = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  description: 'JSON; an empty body counts as {}',
-  content: { 'application/json': { schema } },
-});
+/** Every control needs the operate scope; its body is small and may be left out (an empty body counts as `{}`). */
+const controlMiddleware = [requireScope('operate'), ...jsonBody(SMALL_BODY_BYTES, { optional: true })];
+
+const TEMPORAL_UNAVAILABLE = problem('temporal-unavailable: the Temporal server cannot be reached; nothing changed, try again');
+/** What a control may answer besides its success. */
+const CONTROL_ERRORS = {
+  ...AUTH_ERRORS,
+  ...BODY_ERRORS,
+  404: problem('not-found: no such email for this tenant'),
+  409: problem('email-finished: already sent, failed or cancelled; not-applicable: the control does not apply now (emailStatus says where it stands)'),
+  503: TEMPORAL_UNAVAILABLE,
+};
 
 const controlAnswer = (state: DeliveryView) => ({ id: state.emailId, status: state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
 
@@ -29,12 +33,10 @@ function controlRoute<T extends z.ZodType>(path: string, summary: string, body: 
     summary,
     middleware: controlMiddleware,
     request: { params: IdParam, body: optionalJson(body) },
+    security: secured,
     responses: {
       200: json(ControlAnswerSchema, 'The delivery as the control left it'),
-      400: problem('Invalid body'),
-      404: problem('No such email'),
-      409: problem('Finished, or the control does not apply now'),
-      415: problem('Not JSON'),
+      ...CONTROL_ERRORS,
     },
   });
 }
@@ -46,11 +48,12 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     summary: 'Cancel unless already sent',
     middleware: controlMiddleware,
     request: { params: IdParam, body: optionalJson(ReasonSchema) },
+    security: secured,
     responses: {
       200: json(StatusAnswerSchema, 'Cancelled'),
       202: json(StatusAnswerSchema, 'Cancellation under way'),
-      404: problem('No such email'),
-      409: problem('Already sent or failed'),
+      ...CONTROL_ERRORS,
+      409: problem('email-finished: already sent or failed'),
     },
   });
   const retry = createRoute({
@@ -58,8 +61,17 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     path: '/{id}/retry',
     summary: 'Re-drive a failed email (same Message-ID)',
     middleware: controlMiddleware,
-    request: { params: IdParam },
-    responses: { 202: json(StatusAnswerSchema, 'Re-driven'), 404: problem('No such email'), 409: problem('Not failed') },
+    // No options yet: the body is {} or empty, JSON like every other body.
+    request: { params: IdParam, body: optionalJson(z.object({}).strict()) },
+    security: secured,
+    responses: {
+      202: json(StatusAnswerSchema, 'Re-driven'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      404: problem('not-found: no such email for this tenant'),
+      409: problem('not-failed: only a failed email is re-driven; still-running: its last run is still closing'),
+      503: TEMPORAL_UNAVAILABLE,
+    },
   });
   const retryMany = createRoute({
     method: 'post',
@@ -67,7 +79,8 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
     summary: 'Re-drive the failed emails matching a filter',
     middleware: controlMiddleware,
     request: { body: optionalJson(BulkRetrySchema) },
-    responses: { 202: json(BulkRetryAnswerSchema, 'Re-driven'), 400: problem('Invalid filter') },
+    security: secured,
+    responses: { 202: json(BulkRetryAnswerSchema, 'Re-driven'), ...AUTH_ERRORS, ...BODY_ERRORS },
   });
 
   const reschedule = controlRoute('/{id}/reschedule', 'Move a scheduled send', RescheduleSchema);

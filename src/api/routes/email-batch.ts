@@ -2,28 +2,39 @@ import { createRoute } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
 import { Problem } from '../problem';
-import { createRouter, limitBody } from '../router';
+import { admitLargeBodies } from '../admission';
+import { createRouter, jsonBody } from '../router';
 import { BatchBodySchema, batchItemParser } from '../schemas/batch';
-import { BatchAnswerSchema, json, problem } from '../schemas/responses';
+import { AUTH_ERRORS, BatchAnswerSchema, BODY_ERRORS, json, problem, secured } from '../schemas/responses';
 import { isBatchItem, toBatchView } from '../views';
 
 // Many emails in one request: each validated and answered on its own, the valid ones stored in
 // one transaction and started by one durable starter workflow.
 
-export function emailBatchRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
+/** A batch may hold up to 1000 emails: its JSON shape bound grows with them. */
+const BATCH_MAX_VALUES = 1000 * 200;
+
+export function emailBatchRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeRequests = 4 }: ApiDeps) {
   const parseItem = batchItemParser(maxMessageBytes);
   const submit = createRoute({
     method: 'post',
     path: '/batch',
     summary: 'Accept up to 1000 emails, each on its own',
-    middleware: [requireScope('send'), limitBody(Math.ceil(maxMessageBytes * 1.4) + 64 * 1024)],
+    // Large bodies take turns before they are read, like POST /v1/emails (admission.ts).
+    middleware: [
+      requireScope('send'),
+      admitLargeBodies({ slots: maxConcurrentLargeRequests }),
+      ...jsonBody(Math.ceil(maxMessageBytes * 1.4) + 64 * 1024, { maxValues: BATCH_MAX_VALUES }),
+    ],
     request: { body: { required: true, content: { 'application/json': { schema: BatchBodySchema } } } },
+    security: secured,
     responses: {
       202: json(BatchAnswerSchema, 'Per item, in order: its id (stored; its delivery workflow is being started) or its problem'),
-      400: problem('Not a batch, or no item was accepted (items: each one with its problem)'),
-      413: problem('Body too large'),
-      429: problem('The batch does not fit in what is left of the daily quota (nothing stored)'),
-      503: problem('Temporal unreachable; nothing kept (items with an idempotencyKey: retry with the same keys)'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      400: problem('validation-error: not a batch; batch-rejected: no item was accepted (items: each one with its problem); malformed-json, json-too-complex'),
+      429: problem('rate-limited; quota-exceeded: the batch does not fit in what is left of the daily quota (nothing stored)'),
+      503: problem('temporal-unavailable: nothing kept (items with an idempotencyKey: retry with the same keys)'),
     },
   });
   return createRouter().openapi(submit, async (c) => {

@@ -1,10 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
-import { createRouter, limitBody } from '../router';
+import { createRouter, jsonBody } from '../router';
+import { admitLargeBodies } from '../admission';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
-import { AcceptedSchema, EmailListSchema, EmailViewSchema, EventListSchema, json, problem } from '../schemas/responses';
+import { AcceptedSchema, AUTH_ERRORS, BODY_ERRORS, EmailListSchema, EmailViewSchema, EventListSchema, json, problem, secured } from '../schemas/responses';
 import { toEmailView, toEventView, toListItemView } from '../views';
 import { requestHash } from '../../deliveries/service';
 
@@ -12,25 +13,28 @@ import { requestHash } from '../../deliveries/service';
 
 const IdParam = z.object({ id: z.string() });
 
-export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
+export function emailRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeRequests = 4 }: ApiDeps) {
   // base64 makes attachments a third larger; JSON and headers need a little more.
   const maxBodyBytes = Math.ceil(maxMessageBytes * 1.4) + 64 * 1024;
   const submit = createRoute({
     method: 'post',
     path: '/',
     summary: 'Accept an email for delivery',
-    middleware: [requireScope('send'), limitBody(maxBodyBytes)],
+    // Large bodies take turns before they are read: the API's memory stays bounded (admission.ts).
+    middleware: [requireScope('send'), admitLargeBodies({ slots: maxConcurrentLargeRequests }), ...jsonBody(maxBodyBytes)],
     request: {
       headers: IdempotencyHeaderSchema,
       body: { required: true, content: { 'application/json': { schema: emailSubmissionSchema(maxMessageBytes) } } },
     },
+    security: secured,
     responses: {
-      202: json(AcceptedSchema, 'Stored, and its delivery workflow started'),
-      400: problem('Invalid email'),
-      413: problem('Body too large'),
-      415: problem('Not JSON'),
-      422: problem('Idempotency-Key reused with another body'),
-      503: problem('Temporal unreachable; nothing kept (with an Idempotency-Key, retry resumes the same email)'),
+      202: json(AcceptedSchema, 'Stored, and its delivery workflow started (Location: /v1/emails/{id}; Idempotent-Replayed: true for a replay)'),
+      ...AUTH_ERRORS,
+      ...BODY_ERRORS,
+      403: problem("missing-scope (send), or sender-not-allowed: the from address is not of one of the tenant's sending domains"),
+      422: problem('idempotency-key-reused: the Idempotency-Key was used with another body'),
+      429: problem('rate-limited; quota-exceeded: the daily quota is used up (Retry-After until UTC midnight); too-many-large-requests: large bodies take turns and none came in time (Retry-After)'),
+      503: problem('temporal-unavailable: nothing kept (with an Idempotency-Key, a retry resumes the same email)'),
     },
   });
   const list = createRoute({
@@ -39,7 +43,8 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: 'List emails, newest first',
     middleware: requireScope('read'),
     request: { query: ListQuerySchema },
-    responses: { 200: json(EmailListSchema, 'A page of emails'), 400: problem('Invalid filter or cursor') },
+    security: secured,
+    responses: { 200: json(EmailListSchema, 'A page of emails'), ...AUTH_ERRORS, 400: problem('validation-error: a bad filter, limit or cursor') },
   });
   const show = createRoute({
     method: 'get',
@@ -47,7 +52,8 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: 'One email: status, recipients, attempts',
     middleware: requireScope('read'),
     request: { params: IdParam },
-    responses: { 200: json(EmailViewSchema, 'The email'), 404: problem('No such email') },
+    security: secured,
+    responses: { 200: json(EmailViewSchema, 'The email'), ...AUTH_ERRORS, 404: problem('not-found: no such email for this tenant') },
   });
   const timeline = createRoute({
     method: 'get',
@@ -55,13 +61,14 @@ export function emailRoutes({ deliveries, maxMessageBytes }: ApiDeps) {
     summary: "An email's timeline",
     middleware: requireScope('read'),
     request: { params: IdParam },
-    responses: { 200: json(EventListSchema, 'Its events, oldest first'), 404: problem('No such email') },
+    security: secured,
+    responses: { 200: json(EventListSchema, 'Its events, oldest first'), ...AUTH_ERRORS, 404: problem('not-found: no such email for this tenant') },
   });
 
   return createRouter()
     .openapi(submit, async (c) => {
       const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
-      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.json()) });
+      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.text()) });
       c.header('Location', `/v1/emails/${accepted.id}`);
       if (accepted.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json({ id: accepted.id, status: accepted.status, workflowId: accepted.workflowId }, 202);

@@ -27,6 +27,6 @@ export function batchItemParser(maxMessageBytes: number) {
     if (!parsed.success)
       errors.push(...parsed.error.issues.map((i) => ({ field: [at, ...i.path.map(String)].join('.'), message: i.message })));
     if (!parsed.success || !key.success) return validationProblem(errors).body;
-    return { submission: parsed.data, idempotencyKey: key.data, requestHash: requestHash(email) };
+    return { submission: parsed.data, idempotencyKey: key.data, requestHash: requestHash(JSON.stringify(email)) };
   };
 }

@@ -1,60 +1,67 @@
 import { z } from '@hono/zod-openapi';
 import type { EmailSubmission } from '../../deliveries/service';
+import {
+  attachmentTypeReason,
+  base64DecodedBytes,
+  customHeaderProblems,
+  EMAIL_LIMITS as L,
+  filenameReason,
+  HEADER_LIMITS,
+  isBase64,
+  metadataKeyReason,
+  metadataReason,
+} from '../../shared';
+import { emailAddress, headerText, rule, sendAt, storableText } from './fields';
 
-// The body of POST /v1/emails. Header injection is refused here: no CR or LF may reach a header.
+// The body of POST /v1/emails. Every rule it applies lives in src/shared (text.ts, address.ts,
+// headers.ts, limits.ts); this file only says which field gets which.
 
-const NO_CRLF = /^[^\r\n]*$/;
-const noCrLf = (what: string) => z.string().regex(NO_CRLF, `${what} must not contain CR or LF`);
-
-// A pragmatic address check: one @, no spaces or control characters, a dotted domain.
-const EMAIL = /^[^\s@<>()[\]\\,;:"\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
-const emailAddress = z
-  .string()
-  .max(254)
-  .regex(EMAIL, 'must be a valid email address')
-  .transform((s) => s.toLowerCase());
-
-/** The API's address rule for other inputs (campaign uploads): the address lower-cased, or undefined. */
-export function validAddress(value: unknown): string | undefined {
-  const parsed = emailAddress.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
-}
-
-const addressObject = z.object({
-  email: emailAddress,
-  name: noCrLf('name').max(200).optional(),
-});
+const addressObject = z.object({ email: emailAddress, name: headerText(L.displayNameChars).optional() }).strict();
 // "a@example.com" or { "email": "a@example.com", "name": "A" }
 export const AddressSchema = z
   .union([emailAddress, addressObject], { error: 'must be an email address or an object { email, name }' })
   .transform((a) => (typeof a === 'string' ? { address: a } : { address: a.email, ...(a.name ? { name: a.name } : {}) }));
 
-const addressList = z.array(AddressSchema).max(100).default([]);
-
-// Headers Herald sets itself, so a caller cannot override them.
-const RESERVED_HEADERS = new Set([
-  'from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'message-id', 'date', 'mime-version',
-  'content-type', 'content-transfer-encoding', 'sender', 'return-path',
-]);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const addressList = z.array(AddressSchema).max(L.recipientsPerList).default([]);
 
 const headers = z
-  .record(
-    z.string().regex(HEADER_NAME, 'header names must be RFC 5322 field names').refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), {
-      message: 'this header is set by Herald and cannot be given',
-    }),
-    noCrLf('header values').max(998),
-  )
-  .default({});
+  .record(z.string(), z.string())
+  .superRefine((h, ctx) => {
+    for (const { name, reason } of customHeaderProblems(h)) ctx.addIssue({ code: 'custom', path: name === undefined ? [] : [name], message: reason });
+  })
+  .default({})
+  .openapi({
+    description: `at most ${HEADER_LIMITS.count} custom headers; names of at most ${HEADER_LIMITS.nameChars} printable ASCII characters, values of at most ${HEADER_LIMITS.valueChars} characters without control characters; the headers Herald sets (From, To, Subject, Message-ID, Date, MIME-Version, Content-*) and trace and authentication headers (Received, Return-Path, DKIM-Signature, ARC-*, Authentication-Results, Received-SPF, Resent-*, ...) are refused`,
+  });
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const attachment = z.object({
-  filename: noCrLf('filename').min(1).max(255).regex(/^[^/\\]+$/, 'filename must not contain a path'),
-  contentType: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type such as application/pdf').default('application/octet-stream'),
-  content: z.string().regex(BASE64, 'must be base64'),
-});
+const attachment = z
+  .object({
+    filename: z.string().min(1).max(L.filenameChars, { abort: true }).superRefine(rule(filenameReason)),
+    contentType: z
+      .string()
+      .max(L.contentTypeChars, { abort: true })
+      .superRefine(rule(attachmentTypeReason))
+      .default('application/octet-stream'),
+    content: z.string().superRefine(rule((s: string) => (isBase64(s) ? undefined : 'must be base64 (RFC 4648, padded, no line breaks)'))),
+  })
+  .strict();
 
-const metadataValue = z.union([z.string().max(1000), z.number(), z.boolean(), z.array(z.string().max(100)).max(50)]);
+const metadataValue = z.union([
+  storableText(L.metadataStringChars),
+  z.number(),
+  z.boolean(),
+  z.array(storableText(L.tagChars)).max(L.tags),
+]);
+const metadata = z
+  .record(z.string().superRefine(rule(metadataKeyReason)), metadataValue)
+  .superRefine(rule(metadataReason))
+  .superRefine((m, ctx) => {
+    if (m.tags !== undefined && !Array.isArray(m.tags)) ctx.addIssue({ code: 'custom', path: ['tags'], message: 'tags must be a list of strings' });
+  })
+  .default({})
+  .openapi({
+    description: `at most ${L.metadataKeys} keys of at most ${L.metadataKeyChars} characters, ${L.metadataBytes} bytes in all; values are strings (at most ${L.metadataStringChars} characters), numbers, booleans or lists of at most ${L.tags} strings of ${L.tagChars}; metadata.tags become searchable tags`,
+  });
 
 /** The email body, checked whole; `maxMessageBytes` bounds text, html and attachments together (decoded). */
 export function emailSubmissionSchema(maxMessageBytes: number) {
@@ -64,14 +71,14 @@ export function emailSubmissionSchema(maxMessageBytes: number) {
       to: addressList,
       cc: addressList,
       bcc: addressList,
-      replyTo: z.union([AddressSchema.transform((a) => [a]), z.array(AddressSchema).max(10)]).default([]),
-      subject: noCrLf('subject').min(1).max(998),
-      text: z.string().optional(),
-      html: z.string().optional(),
+      replyTo: z.union([AddressSchema.transform((a) => [a]), z.array(AddressSchema).max(L.replyTo)]).default([]),
+      subject: headerText(L.subjectChars).min(1),
+      text: storableText().optional(),
+      html: storableText().optional(),
       headers,
-      attachments: z.array(attachment).max(50).default([]),
-      metadata: z.record(z.string().max(100), metadataValue).default({}),
-      sendAt: z.iso.datetime({ offset: true }).refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date-time').optional(),
+      attachments: z.array(attachment).max(L.attachments).default([]),
+      metadata,
+      sendAt: sendAt.optional(),
     })
     .strict()
     .superRefine((v, ctx) => {
@@ -81,11 +88,7 @@ export function emailSubmissionSchema(maxMessageBytes: number) {
       if (v.text === undefined && v.html === undefined) {
         ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
       }
-      const tags = v.metadata.tags;
-      if (tags !== undefined && !Array.isArray(tags)) {
-        ctx.addIssue({ code: 'custom', path: ['metadata', 'tags'], message: 'tags must be a list of strings' });
-      }
-      const size = v.attachments.reduce((n, a) => n + Buffer.byteLength(a.content, 'base64'), 0) + Buffer.byteLength(v.text ?? '') + Buffer.byteLength(v.html ?? '');
+      const size = v.attachments.reduce((n, a) => n + base64DecodedBytes(a.content), 0) + Buffer.byteLength(v.text ?? '') + Buffer.byteLength(v.html ?? '');
       if (size > maxMessageBytes) {
         ctx.addIssue({ code: 'custom', path: ['attachments'], message: `text, html and attachments together exceed ${maxMessageBytes} bytes` });
       }
@@ -98,7 +101,7 @@ export function emailSubmissionSchema(maxMessageBytes: number) {
         attachments: v.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
         metadata: v.metadata,
         tags: Array.isArray(v.metadata.tags) ? v.metadata.tags : [],
-        sendAt: v.sendAt ? new Date(v.sendAt).toISOString() : undefined,
+        sendAt: v.sendAt,
       }),
     );
 }
@@ -106,6 +109,6 @@ export function emailSubmissionSchema(maxMessageBytes: number) {
 export const IdempotencyHeaderSchema = z.object({
   'idempotency-key': z
     .string()
-    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
+    .regex(new RegExp(`^[\\x21-\\x7e]{1,${L.idempotencyKeyChars}}$`), `must be 1-${L.idempotencyKeyChars} visible ASCII characters`)
     .optional(),
 });

@@ -1,20 +1,26 @@
 import { z } from '@hono/zod-openapi';
-import { CAMPAIGN_STATUSES, EMAIL_STATUSES } from '../../shared';
+import { CAMPAIGN_STATUSES, EMAIL_SOURCES, EMAIL_STATUSES } from '../../shared';
 
 // What the API answers, for the OpenAPI document and the handlers' types.
 
 const status = z.enum(EMAIL_STATUSES);
+const source = z.enum(EMAIL_SOURCES);
 const time = z.string().nullable();
 
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({ description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")', example: 'https://herald.dev/problems/validation-error' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(z.object({ field: z.string().openapi({ description: 'the path of the bad field: to.0, headers.X-Order, (body), Idempotency-Key, ...' }), message: z.string() }))
+      .optional()
+      .openapi({ description: 'validation-error: every bad field (the first 50)' }),
+    emailStatus: status.optional().openapi({ description: 'email-finished, not-applicable, not-failed: where the email stands' }),
+    domain: z.string().optional().openapi({ description: 'sender-not-allowed: the refused domain' }),
   })
-  .openapi('Problem');
+  .openapi('Problem', { description: 'RFC 9457 problem details, served as application/problem+json' });
 
 export const AcceptedSchema = z.object({ id: z.string(), status, workflowId: z.string() }).openapi('Accepted');
 
@@ -25,6 +31,7 @@ export const EmailViewSchema = z
     status,
     workflowId: z.string(),
     messageId: z.string(),
+    source,
     from: z.object({ address: z.string(), name: z.string().optional() }),
     subject: z.string(),
     sendAt: time,
@@ -41,6 +48,8 @@ export const EmailViewSchema = z
     attempts: z.array(
       z.object({
         attempt: z.number(),
+        /** The gateway it went through, by name. */
+        gateway: z.string().nullable(),
         startedAt: time,
         finishedAt: time,
         outcome: z.string().nullable(),
@@ -63,6 +72,7 @@ export const EmailListSchema = z
         status,
         workflowId: z.string(),
         messageId: z.string(),
+        source,
         from: z.string(),
         recipients: z.array(z.string()),
         subject: z.string(),
@@ -125,6 +135,7 @@ export const CampaignViewSchema = z
     ratePerSecond: z.number().nullable(),
     recipients: z.number(),
     duplicates: z.number(),
+    suppressed: z.number(),
     invalid: z.number(),
     counts: z.record(z.string(), z.number()),
     currentRatePerSecond: z.number(),
@@ -143,6 +154,7 @@ export const UploadReportSchema = z
   .object({
     added: z.number(),
     duplicates: z.number(),
+    suppressed: z.number(),
     invalid: z.number(),
     invalidRows: z.array(z.object({ line: z.number(), error: z.string() })),
     recipients: z.number(),
@@ -162,3 +174,21 @@ export const CampaignRecipientListSchema = z
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 /** A problem+json answer, for createRoute's responses. */
 export const problem = (description: string) => ({ content: { 'application/problem+json': { schema: ProblemSchema } }, description });
+
+/** The security scheme of every /v1 route: an API key of the tenant, as a bearer token. */
+export const API_KEY_SCHEME = 'apiKey';
+export const secured = [{ [API_KEY_SCHEME]: [] }];
+
+/** What every /v1 route may answer before it runs: no key, a key without the scope, the tenant's rate. */
+export const AUTH_ERRORS = {
+  401: problem('unauthorized: no key, or an unknown or revoked one (WWW-Authenticate: Bearer)'),
+  403: problem('missing-scope: the key lacks the scope this route needs'),
+  429: problem("rate-limited: the tenant's request rate is used up (Retry-After, RateLimit-Policy, RateLimit)"),
+};
+
+/** What every route that reads a JSON body may answer about the body itself. */
+export const BODY_ERRORS = {
+  400: problem('validation-error (errors[] names each bad field), malformed-json, json-too-complex (nested deeper than 16 or more than 20 000 values)'),
+  413: problem('payload-too-large: the body is over the limit of the route'),
+  415: problem('unsupported-media-type: the body is not application/json'),
+};

@@ -4,7 +4,7 @@ import { DELIVER_EMAIL_WORKFLOW, workflowIdFor } from '../../../src/shared';
 import type { Gateway } from './gateways';
 import type { Submission } from './load';
 import { runDir, type FaultStack } from './stack';
-import { sleep } from './proc';
+import { sleep } from '../../support/process';
 
 // After the faults: where is every email? Each scenario ends with account() and the common
 // assertions of assertNothingLost(); the figures go to the run folder for the summary table.
@@ -12,13 +12,23 @@ import { sleep } from './proc';
 const TERMINAL = ['sent', 'failed', 'cancelled'];
 const SENT_OR_MAYBE = ['sent', 'partial', 'uncertain'];
 
+/** What the accounting reads: the stack's database and a Temporal client (a FaultStack, or the cluster test's). */
+export type Accountable = Pick<FaultStack, 'sql' | 'temporalClient'>;
+
 export interface EmailRecord {
   index: number;
   id: string;
   status: string;
   messageId: string;
   copies: number;
-  attempts: Array<{ attempt: number; outcome: string | null; smtpCode: number | null; errorCode: string | null; ms: number | null; interrupted: boolean }>;
+  attempts: Array<{
+    attempt: number;
+    outcome: string | null;
+    smtpCode: number | null;
+    errorCode: string | null;
+    ms: number | null;
+    interrupted: boolean;
+  }>;
   recipients: Array<{ address: string; status: string; smtpCode: number | null }>;
   updatedAt: number;
 }
@@ -97,14 +107,14 @@ export interface AccountOptions {
   notes?: string[];
 }
 
-async function loadEmails(stack: FaultStack, ids: string[]) {
+async function loadEmails(stack: Accountable, ids: string[]) {
   const rows = await stack.sql<Array<{ id: string; status: string; message_id: string; updated_at: Date }>>`
     select id::text, status, message_id, updated_at from emails where id = any(${ids}::uuid[])`;
   return rows;
 }
 
 /** Waits until every accepted email is terminal or the window has passed. */
-export async function waitForTerminal(stack: FaultStack, ids: string[], until: number): Promise<void> {
+export async function waitForTerminal(stack: Accountable, ids: string[], until: number): Promise<void> {
   for (;;) {
     try {
       const rows = await loadEmails(stack, ids);
@@ -117,7 +127,7 @@ export async function waitForTerminal(stack: FaultStack, ids: string[], until: n
   }
 }
 
-export async function account(stack: FaultStack, gateway: Gateway, subs: Submission[], opts: AccountOptions): Promise<ScenarioReport> {
+export async function account(stack: Accountable, gateway: Gateway, subs: Submission[], opts: AccountOptions): Promise<ScenarioReport> {
   const accepted = subs.filter((s) => s.id);
   const ids = accepted.map((s) => s.id!);
   await waitForTerminal(stack, ids, opts.recoveredAt + opts.recoveryWindowMs);
@@ -125,7 +135,17 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
 
   const copies = gateway.copies();
   const rows = await loadEmails(stack, ids);
-  const attempts = await stack.sql<Array<{ email_id: string; attempt: number; outcome: string | null; smtp_code: number | null; error_code: string | null; ms: number | null; interrupted: boolean }>>`
+  const attempts = await stack.sql<
+    Array<{
+      email_id: string;
+      attempt: number;
+      outcome: string | null;
+      smtp_code: number | null;
+      error_code: string | null;
+      ms: number | null;
+      interrupted: boolean;
+    }>
+  >`
     select email_id::text, attempt, outcome, smtp_code, error_code,
       coalesce(error_message like 'attempt interrupted%', false) as interrupted,
       (extract(epoch from finished_at - started_at) * 1000)::int as ms
@@ -146,8 +166,17 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
       copies: copies.get(messageId) ?? 0,
       attempts: attempts
         .filter((a) => a.email_id === s.id)
-        .map((a) => ({ attempt: a.attempt, outcome: a.outcome, smtpCode: a.smtp_code, errorCode: a.error_code, ms: a.ms, interrupted: a.interrupted })),
-      recipients: recipients.filter((r) => r.email_id === s.id).map((r) => ({ address: r.address, status: r.status, smtpCode: r.smtp_code })),
+        .map((a) => ({
+          attempt: a.attempt,
+          outcome: a.outcome,
+          smtpCode: a.smtp_code,
+          errorCode: a.error_code,
+          ms: a.ms,
+          interrupted: a.interrupted,
+        })),
+      recipients: recipients
+        .filter((r) => r.email_id === s.id)
+        .map((r) => ({ address: r.address, status: r.status, smtpCode: r.smtp_code })),
       updatedAt: row ? new Date(row.updated_at).getTime() : 0,
     };
   });
@@ -174,7 +203,8 @@ export async function account(stack: FaultStack, gateway: Gateway, subs: Submiss
     const client = await stack.temporalClient();
     openWorkflows = 0;
     // Delivery workflows only: the worker also runs the orphan sweep's scheduled workflows.
-    for await (const _ of client.workflow.list({ query: `WorkflowType = "${DELIVER_EMAIL_WORKFLOW}" AND ExecutionStatus = "Running"` })) openWorkflows++;
+    for await (const _ of client.workflow.list({ query: `WorkflowType = "${DELIVER_EMAIL_WORKFLOW}" AND ExecutionStatus = "Running"` }))
+      openWorkflows++;
     activityTimeouts = 0;
     for (const id of ids) {
       const history = await client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
@@ -237,7 +267,9 @@ export function printReport(r: ScenarioReport): void {
     `   peer ${r.peer}; fault: ${r.fault}`,
     `   emails accepted by the API: ${r.accepted}/${r.submitted} (rows in PostgreSQL: ${r.emailsInDb}); POSTs retried: ${r.retriedSubmits}, slowest 202 after ${r.slowestSubmitSeconds.toFixed(1)} s`,
     `   final statuses: sent ${r.sent}, failed ${r.failed}, not terminal ${r.notTerminal}`,
-    `   copies received per Message-ID: ${Object.entries(copiesHistogram).map(([c, n]) => `${n} email(s) x ${c}`).join(', ')} (total ${r.copies})`,
+    `   copies received per Message-ID: ${Object.entries(copiesHistogram)
+      .map(([c, n]) => `${n} email(s) x ${c}`)
+      .join(', ')} (total ${r.copies})`,
     `   duplicates: ${r.duplicatedEmails} email(s), ${r.extraCopies} extra cop(ies); emails with more copies than attempts on record as sent or uncertain: ${r.unrecordedCopies}`,
     `   attempts: ${r.attempts} ${JSON.stringify(r.attemptsByOutcome)}, slowest ${r.slowestAttemptSeconds.toFixed(1)} s; emails with an uncertain attempt: ${r.uncertainEmails} (attempts closed as interrupted: ${r.interruptedAttempts})`,
     `   activity timeouts (Temporal): ${r.activityTimeouts}; emails with two attempts recorded sent (late record of an abandoned attempt): ${r.lateRecords}; open workflows: ${r.openWorkflows}; 404 right after 202: ${r.invisibleAfter202}`,

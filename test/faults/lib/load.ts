@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { END_MARKER } from './gateways';
-import { sleep } from './proc';
+import { sleep } from '../../support/process';
 
 // The client side of every scenario: a stream of emails, each POSTed with an Idempotency-Key of
 // its own and POSTed again, with the same key and body, after a network error or a 5xx, the
@@ -33,14 +33,24 @@ export interface HttpResult {
 }
 
 /** One HTTP request on a connection of its own (no keep-alive), bounded in time. */
-export function request(url: string, method: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<HttpResult> {
+export function request(
+  url: string,
+  method: string,
+  body?: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, headers: { ...headers, ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method, agent: false, headers: { ...headers, ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
     if (body) req.write(body);
@@ -62,6 +72,8 @@ export interface StreamOptions {
   scenario: string;
   /** Base URL, read at each try (a scenario may move the API). */
   baseUrl: () => string;
+  /** The stack's API key (FaultStack.apiKey). */
+  apiKey: string;
   count: number;
   /** Time between the starts of two submissions. */
   intervalMs: number;
@@ -70,6 +82,8 @@ export interface StreamOptions {
   retryForMs?: number;
   /** Number of the first email (several streams in one scenario). */
   firstIndex?: number;
+  /** Extra request headers (Authorization: Bearer <key>), on the POST and the GET after it. */
+  headers?: Record<string, string>;
 }
 
 export async function submitStream(opts: StreamOptions): Promise<Submission[]> {
@@ -92,7 +106,11 @@ async function submitOne(opts: StreamOptions, index: number, key: string): Promi
   while (Date.now() < deadline) {
     sub.tries++;
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, { 'content-type': 'application/json', 'idempotency-key': key });
+      const res = await request(`${opts.baseUrl()}/v1/emails`, 'POST', body, {
+        'content-type': 'application/json',
+        'idempotency-key': key,
+        authorization: `Bearer ${opts.apiKey}`,
+      });
       if (res.status === 202) {
         const json = JSON.parse(res.body) as { id: string };
         sub.id = json.id;
@@ -117,7 +135,7 @@ async function getStatusCode(opts: StreamOptions, id: string): Promise<number | 
   // A fault may make the GET itself fail (API or database down): only an answer counts.
   for (let i = 0; i < 20; i++) {
     try {
-      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET');
+      const res = await request(`${opts.baseUrl()}/v1/emails/${id}`, 'GET', undefined, { authorization: `Bearer ${opts.apiKey}` });
       if (res.status < 500) return res.status;
     } catch {
       // retried below

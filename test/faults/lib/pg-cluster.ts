@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import postgres from 'postgres';
-import { canConnect, sleep } from './proc';
+import { waitForPort } from '../../support/process';
 
 // A PostgreSQL cluster of the suite's own, in a temporary folder on a free port, so that a
 // scenario can stop and start it without touching the machine's server. As root, initdb and
@@ -11,9 +10,8 @@ import { canConnect, sleep } from './proc';
 export interface PgCluster {
   dir: string;
   port: number;
-  /** Admin URL (database `postgres`). */
+  /** Admin URL (database `postgres`): createDatabase (test/support/database.ts) makes a scenario's database there. */
   adminUrl: string;
-  urlFor(database: string): string;
 }
 
 function pgBinDir(): string {
@@ -46,8 +44,7 @@ export function clusterFromEnv(): PgCluster {
 }
 
 function describeCluster(dir: string, port: number): PgCluster {
-  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  return { dir, port, adminUrl, urlFor: (db) => `postgres://postgres@127.0.0.1:${port}/${db}` };
+  return { dir, port, adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres` };
 }
 
 export async function initCluster(base: string, port: number): Promise<PgCluster> {
@@ -65,11 +62,7 @@ export async function startCluster(c: PgCluster): Promise<void> {
   // survives a process crash. Unix socket in the cluster's own folder, TCP on loopback only.
   const options = `-p ${c.port} -k ${c.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
   runAsPostgres(path.join(pgBinDir(), 'pg_ctl'), ['-D', path.join(c.dir, 'data'), '-l', path.join(c.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
-  const deadline = Date.now() + 30_000;
-  while (!(await canConnect(c.port))) {
-    if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${c.port} did not accept connections`);
-    await sleep(100);
-  }
+  await waitForPort(c.port, { timeoutMs: 30_000, what: 'PostgreSQL' });
 }
 
 /** `immediate` is a crash: no checkpoint, recovery from WAL at the next start. */
@@ -84,16 +77,4 @@ export function clusterRunning(c: PgCluster): boolean {
   } catch {
     return false;
   }
-}
-
-export async function createDatabase(c: PgCluster, name: string): Promise<string> {
-  if (!/^herald_faults_[a-z0-9_]+$/.test(name)) throw new Error(`bad database name ${name}`);
-  const admin = postgres(c.adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  return c.urlFor(name);
 }

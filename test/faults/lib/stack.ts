@@ -1,19 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
-import { freePort, startTemporalDevServer, type DevServer } from '../../../src/dev/temporal-dev-server';
-import { clusterFromEnv, createDatabase, type PgCluster } from './pg-cluster';
-import { spawnLogged, type Proc } from './proc';
-import { startSmtpSink, type SinkGateway } from './gateways';
+import { createDatabase } from '../../support/database';
+import { HeraldStack, stackPorts, type HeraldStackOptions, type StackPorts } from '../../support/stack';
+import { clusterFromEnv, type PgCluster } from './pg-cluster';
+import type { Gateway } from './gateways';
 
-// The whole of Herald as separate processes, as in production: the compiled API
-// (dist/bin/api.js) and worker (dist/bin/worker.js), a Temporal dev server with its SQLite file,
-// the suite's PostgreSQL cluster with a database of the scenario's own, and the gateway the
-// scenario chose. Each part can be killed and started again on the same port and files.
-
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
-const DIST_BIN = path.join(REPO_ROOT, 'dist', 'bin');
+// The whole of Herald as separate processes (test/support/stack.ts), against the suite's
+// PostgreSQL cluster with a database of the scenario's own, and the gateway the scenario chose.
+// Each part can be killed and started again on the same port and files.
 
 /** Short retry intervals so that a scenario takes seconds; each scenario may override. */
 export const FAULT_POLICY_ENV = {
@@ -44,84 +40,35 @@ export function scenarioDir(slug: string): string {
   return dir;
 }
 
-export class FaultStack {
-  temporal?: DevServer;
-  api?: Proc;
-  worker?: Proc;
+export class FaultStack extends HeraldStack {
   /** The test's own reading connection (accounting), small. */
   sql!: postgres.Sql;
-  client?: Client;
+  private client?: Client;
   private connection?: Connection;
 
   private constructor(
-    readonly opts: StackOptions,
-    readonly dir: string,
+    opts: HeraldStackOptions,
+    ports: StackPorts,
     readonly pg: PgCluster,
-    readonly databaseUrl: string,
-    readonly temporalPort: number,
-    readonly apiPort: number,
-    readonly temporalCli: string,
-  ) {}
+  ) {
+    super(opts, ports);
+  }
 
   static async start(opts: StackOptions): Promise<FaultStack> {
-    for (const bin of ['api.js', 'worker.js', 'migrate.js']) {
-      if (!existsSync(path.join(DIST_BIN, bin))) throw new Error(`dist/bin/${bin} missing: run \`npm run build\` (npm run test:faults does)`);
-    }
     const pg = clusterFromEnv();
-    const dir = scenarioDir(opts.slug);
-    const databaseUrl = await createDatabase(pg, `herald_faults_${opts.slug.replace(/-/g, '_')}`);
-    const stack = new FaultStack(opts, dir, pg, databaseUrl, await freePort(), await freePort(), process.env.HERALD_FAULTS_TEMPORAL_CLI!);
-    try {
-      const migrate = spawnLogged('migrate', process.execPath, [path.join(DIST_BIN, 'migrate.js')], {
-        env: stack.env(),
-        logFile: path.join(dir, 'migrate.log'),
-      });
-      await Promise.all([stack.startTemporal(), migrate.exited]);
-      if (migrate.child.exitCode !== 0) throw new Error(`migrations failed:\n${migrate.tail()}`);
-      stack.sql = postgres(databaseUrl, { max: 2, onnotice: () => {}, idle_timeout: 5 });
-      await Promise.all([stack.startWorker(), stack.startApi()]);
-      return stack;
-    } catch (err) {
-      await stack.stop();
-      throw err;
-    }
-  }
-
-  get apiUrl() {
-    return `http://127.0.0.1:${this.apiPort}`;
-  }
-
-  get temporalAddress() {
-    return `127.0.0.1:${this.temporalPort}`;
-  }
-
-  env(): NodeJS.ProcessEnv {
-    return {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      DATABASE_URL: this.databaseUrl,
-      DATABASE_POOL_MAX: '5',
-      TEMPORAL_ADDRESS: this.temporalAddress,
-      TEMPORAL_TASK_QUEUE: 'herald-email',
-      SMTP_URL: this.opts.gatewayUrl,
-      MESSAGE_ID_DOMAIN: 'faults.herald.test',
-      HOST: '127.0.0.1',
-      PORT: String(this.apiPort),
-      LOG_LEVEL: 'info',
-      ...FAULT_POLICY_ENV,
-      ...this.opts.env,
+    const databaseUrl = await createDatabase(pg.adminUrl, `herald_faults_${opts.slug.replace(/-/g, '_')}`);
+    const settings: HeraldStackOptions = {
+      dir: scenarioDir(opts.slug),
+      databaseUrl,
+      gatewayUrl: opts.gatewayUrl,
+      messageIdDomain: 'faults.herald.test',
+      temporalCli: process.env.HERALD_FAULTS_TEMPORAL_CLI!,
+      env: { NODE_ENV: 'production', DATABASE_POOL_MAX: '5', ...FAULT_POLICY_ENV, ...opts.env },
     };
-  }
-
-  async startTemporal(): Promise<void> {
-    this.temporal = await startTemporalDevServer({
-      cli: this.temporalCli,
-      port: this.temporalPort,
-      headless: true,
-      dbFile: path.join(this.dir, 'temporal.sqlite'),
-      logFile: path.join(this.dir, 'temporal.log'),
-    });
+    const stack = new FaultStack(settings, await stackPorts(settings), pg);
+    await stack.boot();
+    stack.sql = postgres(databaseUrl, { max: 2, onnotice: () => {}, idle_timeout: 5 });
+    return stack;
   }
 
   /** SIGKILL: the dev server's SQLite file stays as the crash left it. */
@@ -135,24 +82,8 @@ export class FaultStack {
     this.temporal = undefined;
   }
 
-  async startWorker(): Promise<void> {
-    this.worker = spawnLogged('worker', process.execPath, [path.join(DIST_BIN, 'worker.js')], {
-      env: this.env(),
-      logFile: path.join(this.dir, 'worker.log'),
-    });
-    await this.worker.waitForLine(/worker running/, 60_000);
-  }
-
   async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await this.worker?.kill(signal);
-  }
-
-  async startApi(): Promise<void> {
-    this.api = spawnLogged('api', process.execPath, [path.join(DIST_BIN, 'api.js')], {
-      env: this.env(),
-      logFile: path.join(this.dir, 'api.log'),
-    });
-    await this.api.waitForLine(/API listening/, 60_000);
   }
 
   async killApi(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -168,13 +99,13 @@ export class FaultStack {
     return this.client;
   }
 
-  /** Kills everything this stack started; safe to call twice and after a failed start. */
-  async stop(): Promise<void> {
+  /** Kills API and worker (no graceful shutdown to wait for), stops the rest; safe to call twice and after a failed start. */
+  override async stop(): Promise<void> {
     const steps: Array<() => Promise<unknown>> = [
-      () => this.api?.kill('SIGKILL') ?? Promise.resolve(),
-      () => this.worker?.kill('SIGKILL') ?? Promise.resolve(),
+      () => this.killApi(),
+      () => this.killWorker(),
       () => this.connection?.close() ?? Promise.resolve(),
-      () => this.temporal?.stop() ?? Promise.resolve(),
+      () => super.stop(),
       () => this.sql?.end({ timeout: 2 }) ?? Promise.resolve(),
     ];
     for (const step of steps) await step().catch(() => {});
@@ -184,26 +115,25 @@ export class FaultStack {
 }
 
 /**
- * The setup most scenarios share: a Postfix smtp-sink (with the scenario's flags) and the whole
+ * The setup every scenario shares: its gateway (started in the scenario's folder) and the whole
  * stack pointed at it, started before the file's tests and stopped after them.
  */
-export function useSinkStack(slug: string, opts: { sinkFlags?: string[]; env?: Record<string, string> } = {}) {
-  const scenario: { stack?: FaultStack; sink?: SinkGateway } = {};
+export function useFaultStack<G extends Gateway>(slug: string, opts: { gateway: (dir: string) => Promise<G>; env?: Record<string, string> }) {
+  const scenario: { stack?: FaultStack; gateway?: G } = {};
   beforeAll(async () => {
-    const dir = scenarioDir(slug);
-    scenario.sink = await startSmtpSink({ port: await freePort(), dir, logFile: path.join(dir, 'smtp-sink.log'), flags: opts.sinkFlags ?? [] });
-    scenario.stack = await FaultStack.start({ slug, gatewayUrl: scenario.sink.url, env: opts.env ?? {} });
+    scenario.gateway = await opts.gateway(scenarioDir(slug));
+    scenario.stack = await FaultStack.start({ slug, gatewayUrl: scenario.gateway.url, env: opts.env ?? {} });
   });
   afterAll(async () => {
     await scenario.stack?.stop();
-    await scenario.sink?.close();
+    await scenario.gateway?.close();
   });
   return {
     get stack(): FaultStack {
       return scenario.stack!;
     },
-    get sink(): SinkGateway {
-      return scenario.sink!;
+    get gateway(): G {
+      return scenario.gateway!;
     },
   };
 }

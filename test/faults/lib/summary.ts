@@ -1,12 +1,29 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ScenarioReport } from './accounting';
-import { REPO_ROOT, runDir } from './stack';
+import { REPO_ROOT } from '../../support/paths';
+import { runDir } from './stack';
 
 // The table printed at the end of a run, also written to .herald/faults/last-run.{md,json}.
 
 export function summaryTable(reports: ScenarioReport[]): string {
-  const header = ['Scenario', 'Peer', 'Accepted', 'Sent', 'Failed', 'Not terminal', 'Lost', 'Copies', 'Dup. emails', 'Extra copies', 'Uncertain emails', 'Activity timeouts', 'Attempts', 'Recover (s)', 'Wall (s)'];
+  const header = [
+    'Scenario',
+    'Peer',
+    'Accepted',
+    'Sent',
+    'Failed',
+    'Not terminal',
+    'Lost',
+    'Copies',
+    'Dup. emails',
+    'Extra copies',
+    'Uncertain emails',
+    'Activity timeouts',
+    'Attempts',
+    'Recover (s)',
+    'Wall (s)',
+  ];
   const rows = reports.map((r) => [
     r.slug,
     r.peer,
@@ -68,5 +85,12 @@ export function printSummary(): void {
   const out = path.join(REPO_ROOT, '.herald', 'faults');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'last-run.md'), text);
-  writeFileSync(path.join(out, 'last-run.json'), JSON.stringify(reports.map(({ emails: _e, ...r }) => r), null, 2));
+  writeFileSync(
+    path.join(out, 'last-run.json'),
+    JSON.stringify(
+      reports.map(({ emails: _e, ...r }) => r),
+      null,
+      2,
+    ),
+  );
 }
