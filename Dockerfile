@@ -7,6 +7,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # Scripts run after the sources are here (npm's `prepare` would build too early).
 RUN npm ci --no-audit --no-fund --ignore-scripts
+# Fixes to dependencies that upstream has not released yet (patches/README.md).
+COPY patches ./patches
+RUN npx patch-package
 COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
