@@ -16,7 +16,7 @@ export interface BaselineResult {
   wallS: number;
   p50Ms: number;
   p99Ms: number;
-  /** B1: latency of the client's start call (the Temporal part of Herald's API latency). */
+  /** B1, B2: latency of the client's start call (the Temporal part of Herald's API latency). */
   startP50Ms?: number;
   startP99Ms?: number;
   cpu: PhaseCpu;
@@ -68,21 +68,29 @@ export async function runB0(stack: Stack, n: number, concurrency: number, poolMa
   return { n, perS: n / wallS, wallS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpu };
 }
 
+const TEMPORAL_BASELINES = {
+  b1: { workflowType: 'benchOneActivity', what: 'activities' },
+  b2: { workflowType: 'benchNoActivity', what: 'workflows' },
+} as const;
+
 /**
- * B1, the Temporal limit: `concurrency` clients start the one-activity workflow back to back,
- * n in all, on the same Temporal server; a worker process with Herald's worker settings runs
- * them. The rate is n / (last activity - first start); latency is start-to-activity.
+ * The Temporal baselines: `concurrency` clients start the baseline's workflow back to back, n in
+ * all, on the same Temporal server; a worker process with Herald's worker settings runs them.
+ * B1 runs one activity (the Temporal limit of "a workflow and an activity"), B2 none (the floor
+ * of "one workflow per email"). The rate is n / (last ran - first start); latency is
+ * start-to-ran. The worker's CPU is reported as `b1worker` / `b2worker`.
  */
-export async function runB1(stack: Stack, n: number, concurrency: number): Promise<BaselineResult> {
-  const taskQueue = `${stack.taskQueue}-b1`;
-  const worker = spawnLogged('b1-worker', process.execPath, [...stack.nodeArgs, path.join(__dirname, 'b1-worker.js')], {
-    env: { ...stack.env, B1_TASK_QUEUE: taskQueue },
+export async function runTemporalBaseline(stack: Stack, kind: keyof typeof TEMPORAL_BASELINES, n: number, concurrency: number): Promise<BaselineResult> {
+  const { workflowType, what } = TEMPORAL_BASELINES[kind];
+  const taskQueue = `${stack.taskQueue}-${kind}`;
+  const worker = spawnLogged(`${kind}-worker`, process.execPath, [...stack.nodeArgs, path.join(__dirname, 'baseline-worker.js')], {
+    env: { ...stack.env, BASELINE_TASK_QUEUE: taskQueue },
     cwd: REPO_ROOT,
-    logFile: path.join(stack.workDir, 'b1-worker.log'),
+    logFile: path.join(stack.workDir, `${kind}-worker.log`),
     ipc: true,
   });
   onCleanup(() => worker.stop());
-  await worker.waitForLine(/b1 worker running/, 120_000);
+  await worker.waitForLine(/baseline worker running/, 120_000);
   const ran = new Map<string, number>();
   let lastRan = 0;
   let notify: (() => void) | undefined;
@@ -95,22 +103,22 @@ export async function runB1(stack: Stack, n: number, concurrency: number): Promi
   });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
-  const prefix = `b1-${Date.now().toString(36)}`;
+  const prefix = `${kind}-${Date.now().toString(36)}`;
   const startedAt = new Map<string, number>();
   const startLatencies: number[] = [];
   try {
-    const meter = new Meter({ temporal: stack.temporalPid, b1worker: worker.pid, database: stack.databaseName });
+    const meter = new Meter({ temporal: stack.temporalPid, [`${kind}worker`]: worker.pid, database: stack.databaseName });
     const t0 = Date.now();
     const allRan = new Promise<void>((resolve) => (notify = resolve));
     await pool(n, concurrency, async (i) => {
       const id = `${prefix}-${i}`;
       startedAt.set(id, Date.now());
       const t = performance.now();
-      await client.workflow.start('benchOneActivity', { workflowId: id, taskQueue, args: [id] });
+      await client.workflow.start(workflowType, { workflowId: id, taskQueue, args: [id] });
       startLatencies.push(performance.now() - t);
     });
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000 + n * 50).unref());
-    if ((await Promise.race([allRan, timeout])) === 'timeout') throw new Error(`B1: only ${ran.size} of ${n} activities ran`);
+    if ((await Promise.race([allRan, timeout])) === 'timeout') throw new Error(`${kind.toUpperCase()}: only ${ran.size} of ${n} ${what} ran`);
     const wallS = (lastRan - t0) / 1000;
     const cpu = meter.stop();
     const latencies = [...ran].map(([id, at]) => at - (startedAt.get(id) ?? at));

@@ -43,14 +43,14 @@ for group in $GROUPS_WANTED; do
       GOGC=400 run "temporal: defaults + GOGC=400"
       ;;
     worker)
-      run "worker: defaults" --skip-b1
-      run "worker: activities 20" --skip-b1 --worker-activities 20
-      run "worker: activities 300" --skip-b1 --worker-activities 300
-      run "worker: workflow tasks 20" --skip-b1 --worker-workflow-tasks 20
-      run "smtp pool 1" --skip-b1 --smtp-pool 1
-      run "smtp pool 20" --skip-b1 --smtp-pool 20
-      run "db pool 4" --skip-b1 --db-pool 4
-      run "db pool 30" --skip-b1 --db-pool 30
+      run "worker: defaults" --skip-b1 --skip-b2
+      run "worker: activities 20" --skip-b1 --skip-b2 --worker-activities 20
+      run "worker: activities 300" --skip-b1 --skip-b2 --worker-activities 300
+      run "worker: workflow tasks 20" --skip-b1 --skip-b2 --worker-workflow-tasks 20
+      run "smtp pool 1" --skip-b1 --skip-b2 --smtp-pool 1
+      run "smtp pool 20" --skip-b1 --skip-b2 --smtp-pool 20
+      run "db pool 4" --skip-b1 --skip-b2 --db-pool 4
+      run "db pool 30" --skip-b1 --skip-b2 --db-pool 30
       ;;
     *) echo "unknown group $group" >&2 ;;
   esac

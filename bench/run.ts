@@ -7,7 +7,7 @@ import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
 import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../test/support/paths';
 import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
-import { runB0, runB1, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
+import { runB0, runTemporalBaseline, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
 import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
 import { loadAverage, peakRssMiB, rssMiB } from './procfs';
@@ -22,14 +22,14 @@ const HELP = `usage: npm run bench -- [options]
   --soak                  add a soak at 70% of the knee (10 min; --soak-seconds S)
   --soak-rate R           soak at R emails/s instead of 70% of the measured knee
   --n N                   emails of the closed loop (default 4000; smoke 300)
-  --b0 N / --b1 N         messages of B0 / workflows of B1 (defaults 5000 / 3000)
-  --connections C         concurrent HTTP clients of the closed loop, and B1's clients (default 16)
+  --b0 N / --b1 N / --b2 N  messages of B0 / workflows of B1, B2 (defaults 5000 / 3000 / 3000)
+  --connections C         concurrent HTTP clients of the closed loop, and B1's and B2's clients (default 16)
   --rates a,b,c           offered rates of the open loop (default: a ladder from the closed loop)
   --step-seconds S        duration of each open-loop step (default 15; smoke 5)
   --p99-bound-ms MS       accept-to-delivery p99 a step must stay under to pass (default 1000)
   --temporal-flags "..."  dev server tuning flags instead of the defaults ("none" for none)
   --worker-activities N / --worker-workflow-tasks N / --smtp-pool N / --db-pool N
-  --skip-b0 --skip-b1 --skip-closed --skip-open   leave phases out (experiments)
+  --skip-b0 --skip-b1 --skip-b2 --skip-closed --skip-open   leave phases out (experiments)
   --keep                  keep the work directory with every process's log
   --node-arg ARG          extra node flag for api and worker (repeatable; experiments)
   --gateway-rate R        the sink as a rate-limited gateway (R/s, SMTP_GATEWAYS): no local first attempt
@@ -48,6 +48,7 @@ interface Options {
   n: number;
   b0: number;
   b1: number;
+  b2: number;
   connections: number;
   rates?: number[];
   stepSeconds: number;
@@ -66,6 +67,7 @@ function parseArgs(argv: string[]): Options {
     n: smoke ? 300 : 4000,
     b0: smoke ? 500 : 5000,
     b1: smoke ? 300 : 3000,
+    b2: smoke ? 300 : 3000,
     connections: 16,
     stepSeconds: smoke ? 5 : 15,
     p99BoundMs: 1000,
@@ -103,6 +105,7 @@ function parseArgs(argv: string[]): Options {
       case '--n': o.n = Math.round(num()); break;
       case '--b0': o.b0 = Math.round(num()); break;
       case '--b1': o.b1 = Math.round(num()); break;
+      case '--b2': o.b2 = Math.round(num()); break;
       case '--connections': o.connections = Math.round(num()); break;
       case '--rates': o.rates = next().split(',').map(Number).filter((x) => x > 0); break;
       case '--step-seconds': o.stepSeconds = num(); break;
@@ -118,7 +121,7 @@ function parseArgs(argv: string[]): Options {
       case '--db-pool': o.settings.dbPoolMax = Math.round(num()); break;
       case '--node-arg': o.settings.nodeArgs = [...o.settings.nodeArgs, next()]; break;
       case '--gateway-rate': o.settings.gatewayRatePerSecond = num(); break;
-      case '--skip-b0': case '--skip-b1': case '--skip-closed': case '--skip-open':
+      case '--skip-b0': case '--skip-b1': case '--skip-b2': case '--skip-closed': case '--skip-open':
         o.skip.add(a.slice(7));
         break;
       default:
@@ -409,6 +412,7 @@ async function main() {
   const accepted: Accepted[] = [];
   let b0: BaselineResult | undefined;
   let b1: BaselineResult | undefined;
+  let b2: BaselineResult | undefined;
   let closed: HeraldPhase | undefined;
   const steps: HeraldPhase[] = [];
   let half: HeraldPhase | undefined;
@@ -423,8 +427,13 @@ async function main() {
   }
   if (!opts.skip.has('b1')) {
     log(`bench: B1, ${opts.b1} one-activity workflows`);
-    b1 = await runB1(stack, opts.b1, opts.connections);
+    b1 = await runTemporalBaseline(stack, 'b1', opts.b1, opts.connections);
     log(`bench: B1 ${b1.perS.toFixed(0)}/s`);
+  }
+  if (!opts.skip.has('b2')) {
+    log(`bench: B2, ${opts.b2} workflows with no activity`);
+    b2 = await runTemporalBaseline(stack, 'b2', opts.b2, opts.connections);
+    log(`bench: B2 ${b2.perS.toFixed(0)}/s`);
   }
   if (!opts.skip.has('closed')) {
     log(`bench: Herald closed loop, ${opts.n} emails from ${opts.connections} clients`);
@@ -482,10 +491,11 @@ async function main() {
   lines.push(`temporal flags: ${opts.settings.temporalTuning.join(' ') || '(none)'} | worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks} | SMTP pool ${opts.settings.smtpPoolMax} | DB pool ${opts.settings.dbPoolMax} | clients ${opts.connections}`);
   lines.push('');
   lines.push(pad('phase', 22) + pad('offered/s', 10) + pad('accept/s', 9) + pad('deliv/s', 9) + pad('API p50/p99 ms', 16) + pad('e2e p50/p99 ms', 16) + pad('backlog', 8) + pad('ok', 4) + '| CPU ms/email: ' + ['api', 'worker', 'temporal', 'pg', 'sink', 'runner', 'others'].map((h) => pad(h, 7)).join(''));
-  for (const [label, b] of [['B0 SMTP limit', b0], ['B1 Temporal limit', b1]] as const) {
+  for (const [label, b, worker] of [['B0 SMTP limit', b0, ''], ['B1 Temporal limit', b1, 'b1worker'], ['B2 Temporal floor', b2, 'b2worker']] as const) {
     if (!b) continue;
     const startCol = b.startP50Ms === undefined ? '-' : `${fmt(b.startP50Ms, 1)}/${fmt(b.startP99Ms, 1)}*`;
-    lines.push(pad(label, 22) + pad('-', 10) + pad('-', 9) + pad(fmt(b.perS), 9) + pad(startCol, 16) + pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) + pad('-', 8) + pad('', 4) + '|               ' + cpuCells(b.cpu, b.n) + (b === b1 ? ` (B1 worker ${fmt(((b.cpu.cpu.b1worker ?? 0) / b.n) * 1000, 2)})` : ''));
+    const workerCell = worker ? ` (${worker.slice(0, 2).toUpperCase()} worker ${fmt(((b.cpu.cpu[worker] ?? 0) / b.n) * 1000, 2)})` : '';
+    lines.push(pad(label, 22) + pad('-', 10) + pad('-', 9) + pad(fmt(b.perS), 9) + pad(startCol, 16) + pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) + pad('-', 8) + pad('', 4) + '|               ' + cpuCells(b.cpu, b.n) + workerCell);
   }
   for (const p of [closed, ...steps, half, soakResult?.phase]) {
     if (!p) continue;
@@ -502,10 +512,14 @@ async function main() {
         cpuCells(p.cpu, Math.max(1, p.accepted)),
     );
   }
-  lines.push(b1?.startP50Ms !== undefined ? '* B1: latency of the client\'s workflow start call (back to back from C clients), the Temporal part of an API request' : '');
+  lines.push(b1 || b2 ? '* B1, B2: latency of the client\'s workflow start call (back to back from C clients), the Temporal part of an API request' : '');
   lines.push('');
   const ratio = closed && b1 ? closed.deliveredPerS / b1.perS : NaN;
-  lines.push(`knee: ${knee ?? 'not found'} emails/s (highest offered rate with e2e p99 <= ${opts.p99BoundMs} ms and no backlog); Herald/B1 = ${fmt(ratio, 2)}; Herald/B0 = ${fmt(closed && b0 ? closed.deliveredPerS / b0.perS : NaN, 3)}`);
+  const ratioB2 = closed && b2 ? closed.deliveredPerS / b2.perS : NaN;
+  lines.push(
+    `knee: ${knee ?? 'not found'} emails/s (highest offered rate with e2e p99 <= ${opts.p99BoundMs} ms and no backlog); ` +
+      `Herald/B1 = ${fmt(ratio, 2)}; Herald/B2 = ${fmt(ratioB2, 2)}; knee/B2 = ${fmt(knee && b2 ? knee / b2.perS : NaN, 2)}; Herald/B0 = ${fmt(closed && b0 ? closed.deliveredPerS / b0.perS : NaN, 3)}`,
+  );
   lines.push(`peak RSS: worker ${fmt(workerPeak)} MiB, api ${fmt(apiPeak)} MiB`);
   if (soakResult) {
     lines.push(
@@ -525,6 +539,9 @@ async function main() {
     b1_per_s: round(b1?.perS ?? NaN),
     b0_per_s: round(b0?.perS ?? NaN),
     ratio_b1: round(ratio, 3),
+    b2_per_s: round(b2?.perS ?? NaN),
+    ratio_b2: round(ratioB2, 3),
+    knee_ratio_b2: knee && b2 ? round(knee / b2.perS, 3) : null,
     knee_per_s: knee ?? null,
     api_p99_ms: round(half?.apiP99Ms ?? NaN),
     api_p50_ms: round(half?.apiP50Ms ?? NaN),
@@ -539,6 +556,10 @@ async function main() {
     b1_start_p50_ms: round(b1?.startP50Ms ?? NaN),
     b1_start_p99_ms: round(b1?.startP99Ms ?? NaN),
     b1_others_cpu_pct: b1 ? round((b1.cpu.othersS / b1.cpu.wallS) * 100) : null,
+    b2_cpu_ms_per_workflow: b2 ? Object.fromEntries(Object.entries(b2.cpu.cpu).map(([k, v]) => [k, round((v / b2!.n) * 1000, 3)])) : null,
+    b2_start_p50_ms: round(b2?.startP50Ms ?? NaN),
+    b2_start_p99_ms: round(b2?.startP99Ms ?? NaN),
+    b2_others_cpu_pct: b2 ? round((b2.cpu.othersS / b2.cpu.wallS) * 100) : null,
     others_cpu_pct: closed ? round((closed.cpu.othersS / closed.cpu.wallS) * 100) : null,
     worker_peak_rss_mib: round(workerPeak ?? NaN),
     api_peak_rss_mib: round(apiPeak ?? NaN),
