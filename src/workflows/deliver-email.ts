@@ -1,6 +1,6 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { DELIVERY_FAILED, GAVE_UP, initialStatus, routeFailureOf, SEARCH_ATTRIBUTE_KEYS, type DeliverEmailInput, type EmailStatus, type SendOutcome } from '../shared';
-import { CONTROL_NAMES, CONTROL_SIGNALS, CONTROL_UPDATES, cancelRequestedSignal, stateQuery, type ControlRequest } from './messages';
+import { handleControls } from './control-handlers';
 import { DEFAULT_ACTOR, DeliveryState } from './delivery-state';
 import { attemptFailure, failureMessage, firstAttempt, gatewayPlanner, isNonRetryable, movesRoute, retryAttempts, statusWrites } from './profiles';
 
@@ -31,23 +31,13 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.status, value: status }]);
   }
 
-  setHandler(stateQuery, () => state.view());
-  setHandler(cancelRequestedSignal, (req: ControlRequest) => state.requestCancel(req));
-  for (const name of CONTROL_NAMES) {
-    const control = state.controls[name] as (typeof state.controls)['pause'];
-    const apply = (req?: ControlRequest) => {
-      control.apply(req);
-      if (state.paused && attempts) {
-        pausedAttempts = true;
-        attempts.cancel();
-      }
-    };
-    // The same control as a validated update (it answers) and as a signal (it can be batched).
-    setHandler(CONTROL_UPDATES[name] as (typeof CONTROL_UPDATES)['pause'], (req) => (apply(req), state.view()), { validator: control.validate });
-    setHandler(CONTROL_SIGNALS[name] as (typeof CONTROL_SIGNALS)['pause'], (req) => {
-      if (state.accepts(control, req)) apply(req);
-    });
-  }
+  // A pause cancels the attempts under way.
+  handleControls(state, () => {
+    if (state.paused && attempts) {
+      pausedAttempts = true;
+      attempts.cancel();
+    }
+  });
 
   /** Writes the controls' changes to PostgreSQL, in order, each with the status it leaves. */
   async function writePendingChanges(): Promise<void> {
