@@ -1,5 +1,6 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
@@ -31,14 +32,20 @@ export interface RunningApi {
  * Temporal client, one sql pool and one delivery service; all closed on stop. SMTP submission
  * lives here because it is an intake like the API (keys, tenants, the accept path), scales with
  * it and is reached where the API is; workers take no connections from clients.
+ *
+ * `temporal` is the server's address, or (`npm start`) the connection of the email worker of this
+ * process: then every delivery is started eagerly, its first workflow task handed straight back
+ * to that worker, and the connection is the worker's to close.
  */
-export async function startApiServer(config: Config, temporalAddress: string, logger: Logger, metrics: Metrics): Promise<RunningApi> {
+export async function startApiServer(config: Config, temporal: string | NativeConnection, logger: Logger, metrics: Metrics): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const connection = await Connection.connect({ address: temporalAddress });
+  const shared = typeof temporal !== 'string';
+  const connection = shared ? temporal : await Connection.connect({ address: temporal });
+  const closeConnection = () => (shared ? Promise.resolve() : connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors });
   const deliveries = createDeliveryService({
     sql,
-    workflows: createDeliveryWorkflows(client, config.temporal.taskQueue),
+    workflows: createDeliveryWorkflows(client, config.temporal.taskQueue, { eagerStart: shared }),
     policy: config.policy,
     messageIdDomain: config.messageIdDomain,
     logger,
@@ -96,7 +103,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
       },
     ).catch(async (err) => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await connection.close();
+      await closeConnection();
       await sql.end({ timeout: 5 });
       throw err;
     });
@@ -107,7 +114,7 @@ export async function startApiServer(config: Config, temporalAddress: string, lo
     async stop() {
       await submission?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await connection.close();
+      await closeConnection();
       await sql.end({ timeout: 5 });
     },
   };

@@ -78,7 +78,8 @@ async function main() {
 
     const worker = await startWorker(config, temporalAddress, gateways, logger, telemetry.metrics);
     stops.push(() => worker.stop());
-    const api = await startApiServer(config, temporalAddress, logger, telemetry.metrics);
+    // The API starts deliveries on the worker's connection, eagerly (BENCHMARKS.md, "Eager workflow start").
+    const api = await startApiServer(config, worker.connection, logger, telemetry.metrics);
     stops.push(() => api.stop());
 
     const { allowHttp, allowPrivateTargets } = config.webhooks.targets;

@@ -53,7 +53,16 @@ export function isTemporalOutage(err: unknown): boolean {
   return false;
 }
 
-export function createDeliveryWorkflows(client: Client, taskQueue: string): DeliveryWorkflows {
+export interface DeliveryWorkflowOptions {
+  /**
+   * Ask the server to hand a new email's first workflow task straight back to a worker of this
+   * process (eager workflow start): no matching round trip. Only for a client built on the
+   * NativeConnection of a worker polling `taskQueue` in the same process (`npm start`).
+   */
+  eagerStart?: boolean;
+}
+
+export function createDeliveryWorkflows(client: Client, taskQueue: string, { eagerStart = false }: DeliveryWorkflowOptions = {}): DeliveryWorkflows {
   const options = (workflowId: string, input: DeliverEmailInput, summary: string) => ({
     workflowId,
     taskQueue,
@@ -76,6 +85,7 @@ export function createDeliveryWorkflows(client: Client, taskQueue: string): Deli
           // is not reused (PostgreSQL's unique idempotency key guards beyond retention).
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          requestEagerStart: eagerStart,
         });
       } catch (err) {
         // Already ran to completion: the email has its outcome, nothing to start.

@@ -15,6 +15,8 @@ import { createWebhookDispatch, webhookTaskQueue } from '../webhooks/workflows';
 import { createHeraldWorker, createWebhookWorker, loadWorkflowBundle } from './create-worker';
 
 export interface RunningWorker {
+  /** The email worker's connection: an API in the same process starts deliveries on it, eagerly (`npm start`). */
+  connection: NativeConnection;
   /** Resolves when the worker has stopped (after stop() or a fatal error). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startWorker(
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
+    workflowDeadlockTimeoutMs: config.worker.workflowDeadlockTimeoutMs,
   });
   const webhookWorker = await createWebhookWorker({
     ...common,
@@ -92,6 +95,7 @@ export async function startWorker(
     if (failed) throw (failed as PromiseRejectedResult).reason;
   });
   return {
+    connection,
     done,
     async stop() {
       stopWorkers();
