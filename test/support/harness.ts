@@ -127,6 +127,8 @@ export interface HarnessOptions {
   gateways?: Array<Omit<GatewayConfig, 'url'>>;
   breaker?: BreakerOptions;
   campaigns?: Partial<CampaignSettings>;
+  /** The worker's WORKER_WORKFLOW_DEADLOCK_TIMEOUT_MS (default: the SDK's 5 s; 0: no watchdog). */
+  workflowDeadlockTimeoutMs?: number;
 }
 
 export interface Harness {
@@ -195,6 +197,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sql,
     transports,
     breaker: options.breaker,
+    workflowDeadlockTimeoutMs: options.workflowDeadlockTimeoutMs,
     logger,
     metrics,
     webhooks,
