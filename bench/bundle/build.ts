@@ -30,7 +30,7 @@ import { REPO_ROOT } from '../../test/support/paths';
 const HELP = `usage: npm run bench:bundle -- [options]
   --out DIR                 where the archive goes (default: bench-bundle/ in the repository, git-ignored)
   --part-mib M              split the archive into parts of at most M MiB when larger (default 60)
-  --xz-level L              xz preset (default 9; 6 is faster and a few MiB larger)
+  --xz-level L              xz preset (default 9, the smallest; lower is faster and larger)
   --with-temporal-server    also bundle temporal-server and temporal-sql-tool (for --temporal real),
                             when found (TEMPORAL_SERVER / TEMPORAL_SQL_TOOL, PATH, ~/.cache/herald/bin)
   --keep-stage              keep the unpacked staging folder (DIR/stage)
