@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'coverage/', '.herald/', 'bench/prototypes/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'coverage/', '.herald/', 'bench/prototypes/', 'bench-bundle/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
