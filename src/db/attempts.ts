@@ -1,5 +1,5 @@
 import type { Sql } from './sql';
-import { toStorable, type Address, type Attachment, type EmailContent, type EmailMessage, type EmailStatus, type RecipientOutcome } from '../shared';
+import { toStorable, type Address, type EmailContent, type EmailMessage, type EmailStatus, type RecipientOutcome } from '../shared';
 
 // The send path's reads and writes: the message to send, and each attempt's record. Every status
 // change goes through the emails_status_transition trigger, so a wrong one fails here, loudly.
@@ -58,7 +58,10 @@ export const INTERRUPTED_ATTEMPT = 'attempt interrupted (worker stopped or timed
 export function createAttemptStore(sql: Sql) {
   return {
     async loadForSend(emailId: string): Promise<SendableEmail | undefined> {
-      // The DKIM key of the From domain comes with the email: no round trip of its own.
+      // One round trip: the recipients (with the suppression that holds each back) and the
+      // attachments come as JSON arrays, and the DKIM key of the From domain joins the email.
+      // JSON keys are not camelCased by the column transform, so they are written camelCased.
+      // Attachment bytes travel as base64 (JSON has no bytes), without encode()'s line breaks.
       const [email] = await sql<
         Array<{
           id: string;
@@ -77,28 +80,30 @@ export function createAttemptStore(sql: Sql) {
           dkimDomain: string | null;
           campaignId: string | null;
           variables: Record<string, string> | null;
+          recipients: Array<{ address: string; status: RecipientOutcome; suppressedBecause: string | null }>;
+          attachments: Array<{ filename: string; contentType: string; content: string }>;
         }>
       >`
         select e.id, e.tenant_id, e.status, e.message_id, e.from_address, e.subject, e.content, m.mail_from, m.message,
           coalesce(e.send_at, e.created_at) as due_at,
           exists (select 1 from delivery_attempts a where a.email_id = e.id) as attempted,
           k.selector as dkim_selector, k.private_key as dkim_private_key, k.domain as dkim_domain,
-          e.campaign_id, cr.variables
+          e.campaign_id, cr.variables,
+          coalesce((
+            select json_agg(json_build_object('address', r.address, 'status', r.status, 'suppressedBecause', s.reason) order by r.address)
+            from email_recipients r
+            left join suppressions s on s.tenant_id = e.tenant_id and s.address = r.address
+            where r.email_id = e.id), '[]') as recipients,
+          coalesce((
+            select json_agg(json_build_object('filename', a.filename, 'contentType', a.content_type,
+              'content', translate(encode(a.content, 'base64'), chr(10), '')) order by a.position)
+            from email_attachments a where a.email_id = e.id), '[]') as attachments
         from emails e
         left join email_raw_messages m on m.email_id = e.id
         left join campaign_recipients cr on cr.campaign_id = e.campaign_id and cr.id = e.campaign_recipient_id
         left join dkim_keys k on k.tenant_id = e.tenant_id and k.domain = lower(substring(e.from_address from '[^@]*$'))
         where e.id = ${emailId}`;
       if (!email) return undefined;
-      const [recipients, attachments] = await Promise.all([
-        sql<Array<{ address: string; status: RecipientOutcome; suppressedBecause: string | null }>>`
-          select r.address, r.status, s.reason as suppressed_because
-          from email_recipients r
-          left join suppressions s on s.tenant_id = ${email.tenantId} and s.address = r.address
-          where r.email_id = ${emailId} order by r.address`,
-        sql<Attachment[]>`
-          select filename, content_type, content from email_attachments where email_id = ${emailId} order by position`,
-      ]);
       return {
         id: email.id,
         tenantId: email.tenantId,
@@ -107,8 +112,8 @@ export function createAttemptStore(sql: Sql) {
         from: email.content.from ?? { address: email.fromAddress },
         subject: email.subject,
         content: email.content,
-        recipients: recipients.map((r) => ({ address: r.address, status: r.status, ...(r.suppressedBecause !== null ? { suppressedBecause: r.suppressedBecause } : {}) })),
-        attachments: [...attachments],
+        recipients: email.recipients.map((r) => ({ address: r.address, status: r.status, ...(r.suppressedBecause !== null ? { suppressedBecause: r.suppressedBecause } : {}) })),
+        attachments: email.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
         ...(email.message && email.mailFrom !== null ? { submitted: { message: email.message, mailFrom: email.mailFrom } } : {}),
         dueAt: email.dueAt,
         attempted: email.attempted,
@@ -121,27 +126,28 @@ export function createAttemptStore(sql: Sql) {
 
     /**
      * Marks the email `sending` and opens an attempt row. An earlier attempt of the same email
-     * still open means a worker died mid-send: it is closed as `uncertain`.
+     * still open means a worker died mid-send: it is closed as `uncertain`. One statement
+     * (atomic on its own) instead of a transaction of three: every part sees the same snapshot,
+     * so the new attempt's number counts the attempts as they were before it.
      */
     async beginAttempt(emailId: string, gateway: string): Promise<string> {
-      return sql.begin(async (tx) => {
-        await tx`
+      const [row] = await sql<Array<{ id: string }>>`
+        with interrupted as (
           update delivery_attempts set finished_at = now(), outcome = 'uncertain', error_message = ${INTERRUPTED_ATTEMPT}
-          where email_id = ${emailId} and finished_at is null`;
-        await tx`update emails set status = 'sending' where id = ${emailId}`;
-        const [row] = await tx<Array<{ id: string }>>`
-          insert into delivery_attempts (email_id, attempt, gateway)
-          select ${emailId}, count(*) + 1, ${gateway} from delivery_attempts where email_id = ${emailId}
-          returning id::text as id`;
-        return row.id;
-      }) as Promise<string>;
+          where email_id = ${emailId} and finished_at is null),
+        marked as (update emails set status = 'sending' where id = ${emailId})
+        insert into delivery_attempts (email_id, attempt, gateway)
+        select ${emailId}, count(*) + 1, ${gateway} from delivery_attempts where email_id = ${emailId}
+        returning id::text as id`;
+      return row.id;
     },
 
     /**
-     * Records what one attempt produced, all in one transaction: the attempt, each recipient's
-     * outcome, the email status and an event. This is the first thing done after the gateway
-     * answers, so a retried attempt finds it before sending again. Returns false when the attempt
-     * was late (a later attempt had closed it) and so left the status alone.
+     * Records what one attempt produced, all in one statement: the attempt, each recipient's
+     * outcome, the email status and an event (and the bounces to suppress). This is the first
+     * thing done after the gateway answers, so a retried attempt finds it before sending again.
+     * Returns false when the attempt was late (a later attempt had closed it, or the email had
+     * ended meanwhile) and so left the status alone.
      */
     async recordAttempt(args: {
       emailId: string;
@@ -158,45 +164,46 @@ export function createAttemptStore(sql: Sql) {
       // make the record of what the gateway did fail (and the attempt be sent again).
       const text = (s: string | undefined) => (s === undefined ? undefined : toStorable(s));
       const result = { ...args.result, smtpResponse: text(args.result.smtpResponse), errorMessage: text(args.result.errorMessage) };
-      const recipients = args.recipients.map((r) => ({ ...r, smtpResponse: text(r.smtpResponse) }));
+      const recipients = args.recipients.map((r) => [r.address, r.status, String(r.smtpCode ?? ''), text(r.smtpResponse) ?? '']);
       const lastError = text(args.lastError);
-      return sql.begin(async (tx) => {
-        if (args.suppress?.addresses.length) {
-          const rows = args.suppress.addresses.map((a) => ({ tenantId: args.suppress!.tenantId, address: a.address, source: 'bounce', reason: text(a.reason), smtpCode: a.smtpCode ?? null, emailId }));
-          await tx`insert into suppressions ${tx(rows, 'tenantId', 'address', 'source', 'reason', 'smtpCode', 'emailId')} on conflict (tenant_id, address) do nothing`;
-        }
-        const closed = await tx`
+      const suppressions = (args.suppress?.addresses ?? []).map((a) => ({ tenantId: args.suppress!.tenantId, address: a.address, source: 'bounce', reason: text(a.reason), smtpCode: a.smtpCode ?? null, emailId }));
+      const final = status === 'sent' || status === 'failed';
+      // One statement with data-modifying CTEs instead of a transaction of up to six: atomic all
+      // the same, one round trip. `att` is empty when a later attempt already closed this one as
+      // uncertain: that record stays. `em` is empty then, or when the email ended meanwhile (a
+      // give-up or a cancel that raced this attempt): the status is left to the attempt now under
+      // way, or the end is kept. Either way the attempt is late: its event says so, and what it
+      // learnt is still recorded (recipients, suppressions, timeline). Every CTE runs whether
+      // read or not; the final event reads `ev` so that it comes after the attempt's event in
+      // the timeline.
+      const [row] = await sql<Array<{ applied: boolean }>>`
+        with ${suppressions.length > 0
+          ? sql`sup as (
+          insert into suppressions ${sql(suppressions, 'tenantId', 'address', 'source', 'reason', 'smtpCode', 'emailId')}
+          on conflict (tenant_id, address) do nothing),`
+          : sql``}
+        att as (
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
             error_code = ${result.errorCode ?? null}, error_message = ${result.errorMessage ?? null},
             accepted = ${result.accepted}, rejected = ${result.rejected}
           where id = ${attemptId} and finished_at is null
-          returning id`;
-        // A later attempt already closed this one as uncertain: that record stays, and what
-        // this attempt learnt late is written to the timeline (and to the recipients below).
-        let late = closed.length === 0;
-        if (recipients.length > 0) {
-          const rows = recipients.map((r) => [r.address, r.status, String(r.smtpCode ?? ''), r.smtpResponse ?? '']);
-          await tx`
-            update email_recipients as r set status = u.status, smtp_code = nullif(u.smtp_code, '')::int,
-              smtp_response = nullif(u.smtp_response, ''), updated_at = now()
-            from (values ${tx(rows)}) as u (address, status, smtp_code, smtp_response)
-            where r.email_id = ${emailId} and r.address = u.address`;
-        }
-        // A late attempt leaves the status to the attempt now under way; an email that ended
-        // meanwhile (a give-up or a cancel that raced this attempt) keeps its end, and what the
-        // attempt learnt is still recorded above and in the timeline.
-        if (!late) {
-          const updated = await tx`
-            update emails set status = ${status}, last_error = ${lastError ?? null},
-              sent_at = case when ${status} = 'sent' then now() else sent_at end
-            where id = ${emailId} and status not in ('sent', 'failed', 'cancelled')
-            returning id`;
-          late = updated.length === 0;
-        }
-        await tx`
+          returning id),
+        ${recipients.length > 0
+          ? sql`rcpt as (
+          update email_recipients as r set status = u.status, smtp_code = nullif(u.smtp_code, '')::int,
+            smtp_response = nullif(u.smtp_response, ''), updated_at = now()
+          from (values ${sql(recipients)}) as u (address, status, smtp_code, smtp_response)
+          where r.email_id = ${emailId} and r.address = u.address),`
+          : sql``}
+        em as (
+          update emails set status = ${status}, last_error = ${lastError ?? null},
+            sent_at = case when ${status} = 'sent' then now() else sent_at end
+          where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') and exists (select 1 from att)
+          returning id),
+        ev as (
           insert into email_events (email_id, type, actor, data)
-          values (${emailId}, ${late ? 'attempt.late' : 'attempt.' + result.outcome}, 'worker', ${tx.json({
+          select ${emailId}, case when exists (select 1 from em) then ${'attempt.' + result.outcome} else 'attempt.late' end, 'worker', ${sql.json({
             attemptId,
             outcome: result.outcome,
             status,
@@ -204,15 +211,17 @@ export function createAttemptStore(sql: Sql) {
             errorCode: result.errorCode ?? null,
             accepted: result.accepted,
             rejected: result.rejected,
-          })})`;
-        if (!late && (status === 'sent' || status === 'failed')) {
-          // The final status gets its own timeline entry.
-          await tx`insert into email_events (email_id, type, actor, data)
-            values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ attemptId, reason: lastError ?? null })})`;
-        }
-        return !late;
-      }) as Promise<boolean>;
-
+          })}
+          returning id)
+        ${final
+          ? // The final status gets its own timeline entry.
+            sql`, fin as (
+          insert into email_events (email_id, type, actor, data)
+          select ${emailId}, ${'email.' + status}, 'worker', ${sql.json({ attemptId, reason: lastError ?? null })}
+          from ev where exists (select 1 from em))`
+          : sql``}
+        select exists (select 1 from em) as applied`;
+      return row.applied;
     },
     /**
      * Records the recipients found on the suppression list (never sent to), and, when none is
