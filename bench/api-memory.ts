@@ -24,7 +24,13 @@ function body(bytes: number): string {
     to: ['sink@memory.bench'],
     subject: 'ten mebibytes',
     text: 'see the attachment',
-    attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', content: Buffer.alloc(bytes - 'see the attachment'.length, 1).toString('base64') }],
+    attachments: [
+      {
+        filename: 'big.bin',
+        contentType: 'application/octet-stream',
+        content: Buffer.alloc(bytes - 'see the attachment'.length, 1).toString('base64'),
+      },
+    ],
   });
 }
 
@@ -52,7 +58,11 @@ async function main() {
   await sql.end({ timeout: 5 });
 
   const send = async (text: string) => {
-    const res = await fetch(`${stack.apiUrl}/v1/emails`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: text });
+    const res = await fetch(`${stack.apiUrl}/v1/emails`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: text,
+    });
     await res.arrayBuffer();
     if (res.status !== 202) throw new Error(`expected 202, got ${res.status}`);
   };
@@ -78,7 +88,11 @@ async function main() {
   const figures = {
     idleRssMiB: Math.round(idle),
     oneEmail: { peakRssMiB: Math.round(Math.max(one, hwmOne)), aboveIdleMiB: Math.round(Math.max(one, hwmOne) - idle) },
-    [`${CONCURRENT}AtOnce`]: { peakRssMiB: Math.round(Math.max(many, hwmMany)), aboveIdleMiB: Math.round(Math.max(many, hwmMany) - idle), seconds: Number(seconds.toFixed(1)) },
+    [`${CONCURRENT}AtOnce`]: {
+      peakRssMiB: Math.round(Math.max(many, hwmMany)),
+      aboveIdleMiB: Math.round(Math.max(many, hwmMany) - idle),
+      seconds: Number(seconds.toFixed(1)),
+    },
     rssAfterOneMiB: Math.round(afterOne),
   };
   const peak = Math.max(many, hwmMany, one, hwmOne);

@@ -15,7 +15,10 @@ const FLOOD = Number(process.env.FAIRNESS_FLOOD ?? 5000);
 const SMALL = Number(process.env.FAIRNESS_SMALL ?? 50);
 const log = (m: string) => console.error(m);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const WITHOUT_FAIRNESS = DEV_SERVER_TUNING.filter((flag, i, all) => !/matching\.(enableFairness|useNewMatcher)/.test(flag) && !/matching\.(enableFairness|useNewMatcher)/.test(all[i + 1] ?? ''));
+const WITHOUT_FAIRNESS = DEV_SERVER_TUNING.filter(
+  (flag, i, all) =>
+    !/matching\.(enableFairness|useNewMatcher)/.test(flag) && !/matching\.(enableFairness|useNewMatcher)/.test(all[i + 1] ?? ''),
+);
 
 /** A tenant of the bench's own with a key, through the operator's CLI. */
 function tenantKey(stack: Stack, id: string): string {
@@ -25,7 +28,21 @@ function tenantKey(stack: Stack, id: string): string {
       env: { ...process.env, DATABASE_URL: stack.databaseUrl },
       encoding: 'utf8',
     });
-  herald('tenant', 'create', id, '--name', `fairness ${id}`, '--domain', 'herald.test', '--rate-per-second', '100000', '--burst', '100000', '--daily-quota', '10000000');
+  herald(
+    'tenant',
+    'create',
+    id,
+    '--name',
+    `fairness ${id}`,
+    '--domain',
+    'herald.test',
+    '--rate-per-second',
+    '100000',
+    '--burst',
+    '100000',
+    '--daily-quota',
+    '10000000',
+  );
   return herald('key', 'create', '--tenant', id, '--scopes', 'send,read').trim().split('\n').at(-1)!;
 }
 

@@ -79,7 +79,14 @@ export async function closedLoop(api: ApiTarget, total: number, connections: num
  * `maxSockets` connections (requests beyond that wait in the agent, and their wait counts).
  * `live` receives each accepted email as its answer arrives.
  */
-export async function openLoop(api: ApiTarget, rate: number, seconds: number, maxSockets = 256, live: Accepted[] = [], headers: Record<string, string> = {}): Promise<LoadResult> {
+export async function openLoop(
+  api: ApiTarget,
+  rate: number,
+  seconds: number,
+  maxSockets = 256,
+  live: Accepted[] = [],
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   const url = new URL(`${api.url}/v1/emails`);
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   const body = Buffer.from(EMAIL_BODY);
@@ -103,7 +110,15 @@ export async function openLoop(api: ApiTarget, rate: number, seconds: number, ma
       if (--inFlight === 0 && sent === total) finish();
     };
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${api.key}` } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        timeout: 30_000,
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${api.key}` },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

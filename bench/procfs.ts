@@ -18,7 +18,9 @@ export function cpuSeconds(pid: number): number | undefined {
 
 function statusField(pid: number, name: string): number | undefined {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${name}:`));
     return line ? Number(line.split(/\s+/)[1]) / 1024 : undefined; // kB -> MiB
   } catch {
     return undefined;
@@ -66,7 +68,11 @@ export function postgresPids(database: string): { backends: number[]; helpers: n
     if (comm !== 'postgres' && !comm.startsWith('postgres:')) continue;
     const title = cmdline(pid);
     if (title.split(/\s+/).includes(database)) backends.push(pid);
-    else if (/walwriter|checkpointer|background writer|wal writer|autovacuum|logical replication|stats/.test(title) || /\/postgres\s/.test(title + ' ')) helpers.push(pid);
+    else if (
+      /walwriter|checkpointer|background writer|wal writer|autovacuum|logical replication|stats/.test(title) ||
+      /\/postgres\s/.test(title + ' ')
+    )
+      helpers.push(pid);
   }
   return { backends, helpers };
 }

@@ -69,7 +69,8 @@ export function summarizeCpuProfiles(dir: string): string {
 function goBucket(sym: string, kernel: boolean): string {
   if (kernel) return 'kernel (syscalls, scheduling, I/O)';
   if (/^modernc\.org\/(sqlite|libc)/.test(sym)) return 'SQLite (modernc.org/sqlite, pure Go)';
-  if (/^(runtime\.|aeshash|memeqbody|internal\/runtime|gcWriteBarrier|indexbytebody|cmpbody)/.test(sym)) return 'Go runtime (GC, scheduler, maps, alloc)';
+  if (/^(runtime\.|aeshash|memeqbody|internal\/runtime|gcWriteBarrier|indexbytebody|cmpbody)/.test(sym))
+    return 'Go runtime (GC, scheduler, maps, alloc)';
   if (/protobuf|gogo\/protobuf|\.Marshal|\.Unmarshal|\.Size/.test(sym)) return 'protobuf';
   if (/grpc|golang\.org\/x\/net\/http2/.test(sym)) return 'gRPC / HTTP2';
   if (/go\.temporal\.io\/server\/common\/persistence/.test(sym)) return 'temporal persistence layer';
@@ -77,7 +78,12 @@ function goBucket(sym: string, kernel: boolean): string {
   if (/go\.temporal\.io\/server\/service\/matching/.test(sym)) return 'temporal matching service';
   if (/go\.temporal\.io\/server\/service\/frontend/.test(sym)) return 'temporal frontend service';
   if (/go\.temporal\.io|temporalio/.test(sym)) return 'temporal (other)';
-  if (/^(encoding\/json|reflect\.|strconv|fmt\.|sort\.|strings\.|bytes\.|sync\.|time\.|context\.|syscall\.|internal\/poll|os\.|crypto|hash|compress|regexp|math|unicode|bufio|io\.|net\.)/.test(sym)) return 'Go standard library';
+  if (
+    /^(encoding\/json|reflect\.|strconv|fmt\.|sort\.|strings\.|bytes\.|sync\.|time\.|context\.|syscall\.|internal\/poll|os\.|crypto|hash|compress|regexp|math|unicode|bufio|io\.|net\.)/.test(
+      sym,
+    )
+  )
+    return 'Go standard library';
   if (/go\.uber\.org\/zap|log/.test(sym)) return 'logging';
   return 'other';
 }
@@ -96,10 +102,14 @@ export function startPerf(pid: number, outFile: string): { stop(): Promise<strin
 }
 
 export function summarizePerf(file: string): string {
-  const report = spawnSync('perf', ['report', '-i', file, '--no-children', '--sort', 'symbol', '--stdio', '-g', 'none', '--percent-limit', '0'], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const report = spawnSync(
+    'perf',
+    ['report', '-i', file, '--no-children', '--sort', 'symbol', '--stdio', '-g', 'none', '--percent-limit', '0'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   const buckets = new Map<string, number>();
   const top: string[] = [];
   for (const line of (report.stdout ?? '').split('\n')) {

@@ -55,7 +55,11 @@ const EnvSchema = z.object({
   DEV_SMTP_PORT: z.coerce.number().int().default(2525),
   MESSAGE_ID_DOMAIN: z.string().default('herald.localhost'),
   /** Decoded size of all attachments plus bodies of one email. */
-  MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   /** Request bodies over 1 MiB the API reads and handles at once; more wait their turn (memory: BENCHMARKS.md). */
   MAX_CONCURRENT_LARGE_REQUESTS: z.coerce.number().int().positive().default(4),
   // Delivery policy defaults: exponential backoff from 1 min, doubling, capped at 1 h, for 72 h
@@ -90,7 +94,11 @@ const EnvSchema = z.object({
   /** Recipients handed to delivery by one paging activity, at most. */
   CAMPAIGN_PAGE_SIZE: z.coerce.number().int().positive().max(1000).default(100),
   /** One recipient upload (CSV or NDJSON), in bytes. */
-  CAMPAIGN_UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  CAMPAIGN_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
   /** Recipients of one campaign, all uploads together. */
   CAMPAIGN_MAX_RECIPIENTS: z.coerce.number().int().positive().default(1_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -164,7 +172,10 @@ export function parseGateways(json: string, variable: string): GatewayConfig[] {
     throw new Error(`Invalid configuration: ${problems}`);
   }
   // Lower priority first; the order of the list breaks ties.
-  return parsed.data.map((g, i) => ({ g, i })).sort((a, b) => a.g.priority - b.g.priority || a.i - b.i).map(({ g }) => g);
+  return parsed.data
+    .map((g, i) => ({ g, i }))
+    .sort((a, b) => a.g.priority - b.g.priority || a.i - b.i)
+    .map(({ g }) => g);
 }
 
 /** SMTP_GATEWAYS (or its file) wins over SMTP_URL; neither: undefined (npm start's development sink). */
@@ -175,7 +186,10 @@ function gatewaysOf(e: { SMTP_URL?: string; SMTP_GATEWAYS?: string; SMTP_GATEWAY
     try {
       text = readFileSync(e.SMTP_GATEWAYS_FILE, 'utf8');
     } catch (err) {
-      throw new Error(`Invalid configuration: SMTP_GATEWAYS_FILE: cannot read ${e.SMTP_GATEWAYS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+      throw new Error(
+        `Invalid configuration: SMTP_GATEWAYS_FILE: cannot read ${e.SMTP_GATEWAYS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause: err },
+      );
     }
     return parseGateways(text, 'SMTP_GATEWAYS_FILE');
   }
@@ -285,7 +299,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     logFormat: e.LOG_FORMAT,
     metrics: { host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT, temporalPort: e.TEMPORAL_METRICS_PORT },
     webhooks: {
-      targets: { allowHttp: e.WEBHOOK_ALLOW_HTTP ?? false, allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? false } as WebhookTargetPolicy,
+      targets: {
+        allowHttp: e.WEBHOOK_ALLOW_HTTP ?? false,
+        allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? false,
+      } as WebhookTargetPolicy,
       /** What the operator set; `npm start` allows what is left unset (developmentTargets). */
       explicitTargets: { allowHttp: e.WEBHOOK_ALLOW_HTTP, allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS },
       policy: webhookPolicy,

@@ -21,7 +21,10 @@ export function createGatewayPlan({ tenants, transports }: GatewayPlanDeps) {
     const configured = transports.gateways;
     const chosen = own.length === 0 ? configured : own.flatMap((name) => configured.filter((g) => g.name === name));
     if (own.length > chosen.length) {
-      log.warn('tenant names gateways this worker does not have', { tenantId, unknown: own.filter((n) => !configured.some((g) => g.name === n)) });
+      log.warn('tenant names gateways this worker does not have', {
+        tenantId,
+        unknown: own.filter((n) => !configured.some((g) => g.name === n)),
+      });
     }
     if (chosen.length === 0) {
       // The operator's configuration and the tenant's list disagree: retried until fixed, the

@@ -50,11 +50,14 @@ export function createActivities({ sql, transports, breakers, metrics = createMe
   const lifecycle = createLifecycleStore(sql);
   const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, NO_GATEWAY, e.status, e.dueAt);
   const campaigns = createCampaignStore(sql);
-  const personalizer = createPersonalizer(createTemplateCache((id) => campaigns.get(id).then((c) => c && { subject: c.subject, text: c.textBody, html: c.htmlBody })));
+  const personalizer = createPersonalizer(
+    createTemplateCache((id) => campaigns.get(id).then((c) => c && { subject: c.subject, text: c.textBody, html: c.htmlBody })),
+  );
   // A campaign email whose templates cannot be rendered will not render at the next attempt either.
   const personalize: Parameters<typeof createSendEmail>[0]['personalize'] = (email) =>
     personalizer(email).catch((err) => {
-      if (err instanceof RenderError) throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: err.message, nonRetryable: true });
+      if (err instanceof RenderError)
+        throw ApplicationFailure.create({ type: EMAIL_NOT_SENDABLE, message: err.message, nonRetryable: true });
       throw err;
     });
   return {

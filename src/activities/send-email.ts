@@ -57,7 +57,9 @@ function notSendable(message: string): ApplicationFailure {
 
 /** Recipients refused at RCPT as unknown mailboxes: suppressed, with the reply as the reason. */
 function bouncesToSuppress(replies: RecipientReply[]): NewBounceSuppression[] {
-  return replies.filter((r) => r.permanent && suppressesRecipient(r)).map((r) => ({ address: r.address, reason: r.smtpResponse ?? `reply ${r.smtpCode}`, smtpCode: r.smtpCode }));
+  return replies
+    .filter((r) => r.permanent && suppressesRecipient(r))
+    .map((r) => ({ address: r.address, reason: r.smtpResponse ?? `reply ${r.smtpCode}`, smtpCode: r.smtpCode }));
 }
 
 /**
@@ -78,12 +80,17 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
     const { outcome, smtpCode } = args.result;
     metrics.smtpAttempt(gateway, outcome, smtpCode);
     Context.current().log.info('SMTP attempt', { gateway, outcome, smtpCode: smtpCode ?? null, status: args.status, late: !applied });
-    if (applied && (args.status === 'sent' || args.status === 'failed')) onEnded(gateway)({ tenantId: email.tenantId, status: args.status, dueAt: email.dueAt });
+    if (applied && (args.status === 'sent' || args.status === 'failed'))
+      onEnded(gateway)({ tenantId: email.tenantId, status: args.status, dueAt: email.dueAt });
   }
 
   return async function sendEmail(emailId: string, target?: SendTarget): Promise<SendOutcome> {
     const gateway = transports.gateway(target?.gateway ?? transports.gateways[0].name);
-    if (!gateway) throw ApplicationFailure.create({ type: SMTP_GATEWAY_UNAVAILABLE, message: `no gateway named ${target?.gateway} is configured in this worker` });
+    if (!gateway)
+      throw ApplicationFailure.create({
+        type: SMTP_GATEWAY_UNAVAILABLE,
+        message: `no gateway named ${target?.gateway} is configured in this worker`,
+      });
     const ended = onEnded(gateway.name);
     const loaded = await attempts.loadForSend(emailId);
     if (!loaded) throw notSendable(`email ${emailId} not found`);
@@ -92,11 +99,19 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
 
     const suppressed = email.recipients.filter((r) => isUnsent(r.status) && r.suppressedBecause !== undefined);
     if (suppressed.length > 0) {
-      const recipients = applyUpdates(email.recipients, suppressed.map((r) => ({ address: r.address, status: 'suppressed' as const })));
+      const recipients = applyUpdates(
+        email.recipients,
+        suppressed.map((r) => ({ address: r.address, status: 'suppressed' as const })),
+      );
       const outcome = outcomeOf(recipients, false);
       const final = recipients.some((r) => isUnsent(r.status)) ? undefined : outcome.status;
       const reason = `${suppressed.length === email.recipients.length ? 'every recipient is' : `${suppressed.length} recipient(s)`} on the suppression list: ${suppressed.map((r) => `${r.address} (${r.suppressedBecause})`).join('; ')}`;
-      await attempts.recordSuppressed({ emailId, recipients: suppressed.map((r) => ({ address: r.address, reason: r.suppressedBecause! })), finalStatus: final, reason });
+      await attempts.recordSuppressed({
+        emailId,
+        recipients: suppressed.map((r) => ({ address: r.address, reason: r.suppressedBecause! })),
+        finalStatus: final,
+        reason,
+      });
       if (final) {
         ended({ tenantId: email.tenantId, status: final, dueAt: email.dueAt });
         return outcome;
@@ -145,13 +160,25 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
     let info: { accepted?: unknown[]; rejectedErrors?: unknown[]; response?: string };
     try {
       // Replies are redacted before anything is recorded: tenants never read the gateway's address.
-      info = redactOutcome(await transports.get(gateway.name).sendMail({ envelope: { from: message.envelopeFrom, to: unsent }, raw: tracked.stream, signal: deadline }), gateway.url);
+      info = redactOutcome(
+        await transports
+          .get(gateway.name)
+          .sendMail({ envelope: { from: message.envelopeFrom, to: unsent }, raw: tracked.stream, signal: deadline }),
+        gateway.url,
+      );
     } catch (error) {
       // The gateway's own message names no address once redacted; the log carries its name only.
       const failure = classifySmtpError(redactOutcome(error, gateway.url), tracked.dataPhaseSent());
       if (failure.gateway || failure.kind === 'uncertain') breaker.failed(admission.probe);
       else breaker.succeeded(admission.probe);
-      ctx.log.warn('SMTP attempt failed', { emailId, gateway: gateway.name, kind: failure.kind, errorCode: failure.errorCode, smtpCode: failure.smtpCode, message: failure.message });
+      ctx.log.warn('SMTP attempt failed', {
+        emailId,
+        gateway: gateway.name,
+        kind: failure.kind,
+        errorCode: failure.errorCode,
+        smtpCode: failure.smtpCode,
+        message: failure.message,
+      });
       await recordFailure((args) => record(gateway.name, email, args), email, attemptId, failure);
       throw ApplicationFailure.create({
         type: failureTypeOf(failure.kind, failure.gateway),
@@ -159,7 +186,14 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
         nonRetryable: !isRetryable(failure.kind),
         // A "try again in N minutes" reply sets the next retry's delay (bounded by the give-up time).
         nextRetryDelay: failure.retryAfterMs,
-        details: [{ gateway: gateway.name, errorCode: failure.errorCode ?? null, smtpCode: failure.smtpCode ?? null, retryAfterMs: failure.retryAfterMs ?? null }],
+        details: [
+          {
+            gateway: gateway.name,
+            errorCode: failure.errorCode ?? null,
+            smtpCode: failure.smtpCode ?? null,
+            retryAfterMs: failure.retryAfterMs ?? null,
+          },
+        ],
       });
     } finally {
       clearInterval(heartbeat);
@@ -179,7 +213,13 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
       attemptId,
       status: statusOfRecipients(recipients.map((r) => r.status)),
       recipients: updates,
-      result: { outcome: replies.length > 0 ? 'partial' : 'sent', smtpCode, smtpResponse: info.response, accepted: acceptedNow, rejected: replies.map((r) => r.address) },
+      result: {
+        outcome: replies.length > 0 ? 'partial' : 'sent',
+        smtpCode,
+        smtpResponse: info.response,
+        accepted: acceptedNow,
+        rejected: replies.map((r) => r.address),
+      },
       lastError: deferred.length > 0 ? deferred.map((d) => `${d.address}: ${d.smtpResponse}`).join('; ') : undefined,
       suppress: { tenantId: email.tenantId, addresses: bouncesToSuppress(replies) },
     });
@@ -214,7 +254,12 @@ function codeOf(response: string | undefined): number | undefined {
 }
 
 /** Records a failed attempt; a permanent refusal of the whole message refuses every unsent recipient. */
-async function recordFailure(record: (args: AttemptRecord) => Promise<void>, email: SendableEmail, attemptId: string, failure: SmtpFailure): Promise<void> {
+async function recordFailure(
+  record: (args: AttemptRecord) => Promise<void>,
+  email: SendableEmail,
+  attemptId: string,
+  failure: SmtpFailure,
+): Promise<void> {
   const permanent = !isRetryable(failure.kind);
   const updates: RecipientUpdate[] = failure.recipientReplies.map((r) => ({ ...r, status: r.permanent ? 'rejected' : 'deferred' }));
   if (permanent) {

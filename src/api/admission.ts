@@ -20,7 +20,13 @@ export interface AdmissionOptions {
 }
 
 const busy = (detail: string) =>
-  new Problem(429, 'too-many-large-requests', 'Too many large requests are being handled; try again shortly', { detail }, { 'retry-after': '1' });
+  new Problem(
+    429,
+    'too-many-large-requests',
+    'Too many large requests are being handled; try again shortly',
+    { detail },
+    { 'retry-after': '1' },
+  );
 
 /**
  * Lets at most `slots` large requests through at once, in arrival order; the others wait before a

@@ -20,12 +20,24 @@ export function authenticate(tenants: Pick<TenantStore, 'authenticate'>): Middle
     if (!auth) throw new Problem(401, 'unauthorized', 'The API key is not valid', { detail: 'unknown or revoked key' }, CHALLENGE);
     const { tenant, rate } = auth;
     const windowS = Math.ceil(tenant.burst / tenant.ratePerSecond);
-    const headers = rateLimitHeaders('requests', tenant.burst, windowS, rate.remaining, rate.allowed ? Math.ceil((tenant.burst - rate.remaining) / tenant.ratePerSecond) : rate.retryAfterS);
+    const headers = rateLimitHeaders(
+      'requests',
+      tenant.burst,
+      windowS,
+      rate.remaining,
+      rate.allowed ? Math.ceil((tenant.burst - rate.remaining) / tenant.ratePerSecond) : rate.retryAfterS,
+    );
     if (!rate.allowed) {
-      throw new Problem(429, 'rate-limited', 'Too many requests for this tenant', { detail: `${tenant.ratePerSecond} requests/s, bursts of ${tenant.burst}` }, {
-        ...headers,
-        'retry-after': String(rate.retryAfterS),
-      });
+      throw new Problem(
+        429,
+        'rate-limited',
+        'Too many requests for this tenant',
+        { detail: `${tenant.ratePerSecond} requests/s, bursts of ${tenant.burst}` },
+        {
+          ...headers,
+          'retry-after': String(rate.retryAfterS),
+        },
+      );
     }
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
     c.set('tenant', tenant);

@@ -38,7 +38,10 @@ export class Problem extends HTTPException {
   }
 
   toResponse(): Response {
-    return new Response(JSON.stringify(this.body), { status: this.status, headers: { ...this.headers, 'content-type': PROBLEM_CONTENT_TYPE } });
+    return new Response(JSON.stringify(this.body), {
+      status: this.status,
+      headers: { ...this.headers, 'content-type': PROBLEM_CONTENT_TYPE },
+    });
   }
 }
 
@@ -55,7 +58,9 @@ type Issue = ZodError['issues'][number];
 
 /** Whether a union's option failed only because the value is of another type (not the option meant). */
 function isTypeMismatch(issues: readonly Issue[]): boolean {
-  return issues.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_union' && i.errors.every(isTypeMismatch))));
+  return issues.every(
+    (i) => i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_union' && i.errors.every(isTypeMismatch))),
+  );
 }
 
 /**
@@ -112,16 +117,20 @@ export function toProblem(err: unknown): Problem | undefined {
   if (err instanceof DeliveryError) {
     const { retryAfterS, quota, ...extra } = err.details;
     const headers: Record<string, string> =
-      retryAfterS !== undefined ? { 'retry-after': String(retryAfterS), ...rateLimitHeaders('daily', quota ?? 0, 86_400, 0, retryAfterS) } : {};
+      retryAfterS !== undefined
+        ? { 'retry-after': String(retryAfterS), ...rateLimitHeaders('daily', quota ?? 0, 86_400, 0, retryAfterS) }
+        : {};
     return new Problem(DELIVERY_ERROR_STATUS[err.code], err.code, err.message, JSON.parse(JSON.stringify(extra)), headers);
   }
   if (err instanceof HTTPException) {
     if (err.status === 415) return new Problem(415, 'unsupported-media-type', 'Content-Type must be application/json');
-    if (err.status === 400 && /malformed json/i.test(err.message)) return new Problem(400, 'malformed-json', 'The request body is not valid JSON');
+    if (err.status === 400 && /malformed json/i.test(err.message))
+      return new Problem(400, 'malformed-json', 'The request body is not valid JSON');
     return new Problem(err.status as ContentfulStatusCode, 'http-error', err.message || 'Request failed');
   }
   // Not the request's fault, and not Herald's: the caller may try again.
-  if (isTemporalOutage(err)) return new Problem(503, 'temporal-unavailable', 'The Temporal server cannot be reached; try again', {}, { 'retry-after': '5' });
+  if (isTemporalOutage(err))
+    return new Problem(503, 'temporal-unavailable', 'The Temporal server cannot be reached; try again', {}, { 'retry-after': '5' });
   return undefined;
 }
 
@@ -129,6 +138,12 @@ export function toProblem(err: unknown): Problem | undefined {
  * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the policy (quota `q` per
  * window of `w` seconds) and where the caller stands (`r` left, reset in `t` seconds).
  */
-export function rateLimitHeaders(policy: string, quota: number, windowS: number, remaining: number, resetS: number): Record<string, string> {
+export function rateLimitHeaders(
+  policy: string,
+  quota: number,
+  windowS: number,
+  remaining: number,
+  resetS: number,
+): Record<string, string> {
   return { 'ratelimit-policy': `"${policy}";q=${quota};w=${windowS}`, ratelimit: `"${policy}";r=${remaining};t=${resetS}` };
 }

@@ -37,7 +37,12 @@ export interface RunningApi {
  * process: then every delivery is started eagerly, its first workflow task handed straight back
  * to that worker, and the connection is the worker's to close.
  */
-export async function startApiServer(config: Config, temporal: string | NativeConnection, logger: Logger, metrics: Metrics): Promise<RunningApi> {
+export async function startApiServer(
+  config: Config,
+  temporal: string | NativeConnection,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<RunningApi> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
   const shared = typeof temporal !== 'string';
   const connection = shared ? temporal : await Connection.connect({ address: temporal });
@@ -74,8 +79,14 @@ export async function startApiServer(config: Config, temporal: string | NativeCo
     tenants,
     readiness: async () => {
       const [postgres, temporal] = await Promise.all([
-        sql`select 1`.then(() => true, () => false),
-        connection.workflowService.getSystemInfo({}).then(() => true, () => false),
+        sql`select 1`.then(
+          () => true,
+          () => false,
+        ),
+        connection.workflowService.getSystemInfo({}).then(
+          () => true,
+          () => false,
+        ),
       ]);
       return { postgres, temporal };
     },

@@ -156,5 +156,13 @@ export function toWebhookDeliveryView(d: DeliveryRow) {
 
 /** One entry of the suppression list. */
 export function toSuppressionView(s: SuppressionRow) {
-  return { address: s.address, domain: s.domain, source: s.source, reason: s.reason, smtpCode: s.smtpCode, emailId: s.emailId, createdAt: iso(s.createdAt) };
+  return {
+    address: s.address,
+    domain: s.domain,
+    source: s.source,
+    reason: s.reason,
+    smtpCode: s.smtpCode,
+    emailId: s.emailId,
+    createdAt: iso(s.createdAt),
+  };
 }

@@ -78,9 +78,12 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
         return out(describeTenant(await admin.createTenant(target, { name: values.name, sendingDomains: values.domain, ...limits })));
       case 'tenant update': {
         if (!target) throw new UsageError('tenant update needs <id>');
-        if (values.gateways !== undefined && values['all-gateways']) throw new UsageError('--gateways and --all-gateways exclude each other');
+        if (values.gateways !== undefined && values['all-gateways'])
+          throw new UsageError('--gateways and --all-gateways exclude each other');
         const gateways = values['all-gateways'] ? [] : values.gateways !== undefined ? parseGatewayNames(values.gateways) : undefined;
-        return out(describeTenant(await admin.updateTenant(target, { name: values.name, sendingDomains: values.domain, ...limits, gateways })));
+        return out(
+          describeTenant(await admin.updateTenant(target, { name: values.name, sendingDomains: values.domain, ...limits, gateways })),
+        );
       }
       case 'tenant list':
         for (const t of await admin.listTenants()) out(describeTenant(t));
@@ -95,7 +98,9 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
         if (!values.tenant) throw new UsageError('key list needs --tenant');
         for (const k of await admin.listKeys(values.tenant)) {
           const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
-          out(`${k.id}  ${k.scopes.join(',')}  ${state}  created ${k.createdAt.toISOString()}  last used ${k.lastUsedAt?.toISOString() ?? 'never'}  ${k.name ?? ''}`.trimEnd());
+          out(
+            `${k.id}  ${k.scopes.join(',')}  ${state}  created ${k.createdAt.toISOString()}  last used ${k.lastUsedAt?.toISOString() ?? 'never'}  ${k.name ?? ''}`.trimEnd(),
+          );
         }
         return;
       case 'key revoke':
@@ -107,13 +112,19 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
         if (!values.tenant || !domain || !values.selector || !values['private-key-file']) {
           throw new UsageError('dkim set needs --tenant, --domain, --selector and --private-key-file');
         }
-        const { info, dns } = await admin.setDkimKey(values.tenant, domain, values.selector, readFileSync(values['private-key-file'], 'utf8'));
+        const { info, dns } = await admin.setDkimKey(
+          values.tenant,
+          domain,
+          values.selector,
+          readFileSync(values['private-key-file'], 'utf8'),
+        );
         out(`DKIM key set for ${info.domain} (tenant ${info.tenantId}, selector ${info.selector}); publish this TXT record:`);
         return out(`${dns.name}. IN TXT "${dns.value}"`);
       }
       case 'dkim list':
         if (!values.tenant) throw new UsageError('dkim list needs --tenant');
-        for (const k of await admin.listDkimKeys(values.tenant)) out(`${k.domain}  selector ${k.selector}  set ${k.updatedAt.toISOString()}`);
+        for (const k of await admin.listDkimKeys(values.tenant))
+          out(`${k.domain}  selector ${k.selector}  set ${k.updatedAt.toISOString()}`);
         return;
       case 'dkim remove': {
         const domain = values.domain?.[0];

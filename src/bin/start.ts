@@ -83,7 +83,9 @@ async function main() {
     stops.push(() => api.stop());
 
     const { allowHttp, allowPrivateTargets } = config.webhooks.targets;
-    const webhookTargets = [allowHttp ? 'http URLs' : '', allowPrivateTargets ? 'loopback and private addresses' : ''].filter(Boolean).join(', ');
+    const webhookTargets = [allowHttp ? 'http URLs' : '', allowPrivateTargets ? 'loopback and private addresses' : '']
+      .filter(Boolean)
+      .join(', ');
     const banner = [
       'Herald is running',
       `  API:              ${api.url}   (POST /v1/emails, GET /v1/emails/:id; /docs)`,

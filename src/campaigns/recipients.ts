@@ -14,7 +14,8 @@ export function recipientOf(
 ): Recipient | { error: string } {
   if (fields.email === undefined || fields.email === '') return { error: 'email: missing' };
   // The address rule of every intake (src/shared/address.ts): lower-cased, the domain in ASCII.
-  const checked_ = typeof fields.email === 'string' ? normalizeAddress(fields.email.trim()) : { ok: false as const, reason: 'must be a string' };
+  const checked_ =
+    typeof fields.email === 'string' ? normalizeAddress(fields.email.trim()) : { ok: false as const, reason: 'must be a string' };
   if (!checked_.ok) return { error: `email: ${checked_.reason}` };
   const address = checked_.value;
   const checked = checkVariables(spec, fields);

@@ -112,8 +112,16 @@ export function createAttemptStore(sql: Sql) {
         from: email.content.from ?? { address: email.fromAddress },
         subject: email.subject,
         content: email.content,
-        recipients: email.recipients.map((r) => ({ address: r.address, status: r.status, ...(r.suppressedBecause !== null ? { suppressedBecause: r.suppressedBecause } : {}) })),
-        attachments: email.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
+        recipients: email.recipients.map((r) => ({
+          address: r.address,
+          status: r.status,
+          ...(r.suppressedBecause !== null ? { suppressedBecause: r.suppressedBecause } : {}),
+        })),
+        attachments: email.attachments.map((a) => ({
+          filename: a.filename,
+          contentType: a.contentType,
+          content: Buffer.from(a.content, 'base64'),
+        })),
         ...(email.message && email.mailFrom !== null ? { submitted: { message: email.message, mailFrom: email.mailFrom } } : {}),
         dueAt: email.dueAt,
         attempted: email.attempted,
@@ -166,7 +174,14 @@ export function createAttemptStore(sql: Sql) {
       const result = { ...args.result, smtpResponse: text(args.result.smtpResponse), errorMessage: text(args.result.errorMessage) };
       const recipients = args.recipients.map((r) => [r.address, r.status, String(r.smtpCode ?? ''), text(r.smtpResponse) ?? '']);
       const lastError = text(args.lastError);
-      const suppressions = (args.suppress?.addresses ?? []).map((a) => ({ tenantId: args.suppress!.tenantId, address: a.address, source: 'bounce', reason: text(a.reason), smtpCode: a.smtpCode ?? null, emailId }));
+      const suppressions = (args.suppress?.addresses ?? []).map((a) => ({
+        tenantId: args.suppress!.tenantId,
+        address: a.address,
+        source: 'bounce',
+        reason: text(a.reason),
+        smtpCode: a.smtpCode ?? null,
+        emailId,
+      }));
       const final = status === 'sent' || status === 'failed';
       // One statement with data-modifying CTEs instead of a transaction of up to six: atomic all
       // the same, one round trip. `att` is empty when a later attempt already closed this one as
@@ -177,11 +192,13 @@ export function createAttemptStore(sql: Sql) {
       // read or not; the final event reads `ev` so that it comes after the attempt's event in
       // the timeline.
       const [row] = await sql<Array<{ applied: boolean }>>`
-        with ${suppressions.length > 0
-          ? sql`sup as (
+        with ${
+          suppressions.length > 0
+            ? sql`sup as (
           insert into suppressions ${sql(suppressions, 'tenantId', 'address', 'source', 'reason', 'smtpCode', 'emailId')}
           on conflict (tenant_id, address) do nothing),`
-          : sql``}
+            : sql``
+        }
         att as (
           update delivery_attempts set finished_at = now(), outcome = ${result.outcome},
             smtp_code = ${result.smtpCode ?? null}, smtp_response = ${result.smtpResponse ?? null},
@@ -189,13 +206,15 @@ export function createAttemptStore(sql: Sql) {
             accepted = ${result.accepted}, rejected = ${result.rejected}
           where id = ${attemptId} and finished_at is null
           returning id),
-        ${recipients.length > 0
-          ? sql`rcpt as (
+        ${
+          recipients.length > 0
+            ? sql`rcpt as (
           update email_recipients as r set status = u.status, smtp_code = nullif(u.smtp_code, '')::int,
             smtp_response = nullif(u.smtp_response, ''), updated_at = now()
           from (values ${sql(recipients)}) as u (address, status, smtp_code, smtp_response)
           where r.email_id = ${emailId} and r.address = u.address),`
-          : sql``}
+            : sql``
+        }
         em as (
           update emails set status = ${status}, last_error = ${lastError ?? null},
             sent_at = case when ${status} = 'sent' then now() else sent_at end
@@ -203,23 +222,27 @@ export function createAttemptStore(sql: Sql) {
           returning id),
         ev as (
           insert into email_events (email_id, type, actor, data)
-          select ${emailId}, case when exists (select 1 from em) then ${'attempt.' + result.outcome} else 'attempt.late' end, 'worker', ${sql.json({
-            attemptId,
-            outcome: result.outcome,
-            status,
-            smtpCode: result.smtpCode ?? null,
-            errorCode: result.errorCode ?? null,
-            accepted: result.accepted,
-            rejected: result.rejected,
-          })}
+          select ${emailId}, case when exists (select 1 from em) then ${'attempt.' + result.outcome} else 'attempt.late' end, 'worker', ${sql.json(
+            {
+              attemptId,
+              outcome: result.outcome,
+              status,
+              smtpCode: result.smtpCode ?? null,
+              errorCode: result.errorCode ?? null,
+              accepted: result.accepted,
+              rejected: result.rejected,
+            },
+          )}
           returning id)
-        ${final
-          ? // The final status gets its own timeline entry.
-            sql`, fin as (
+        ${
+          final
+            ? // The final status gets its own timeline entry.
+              sql`, fin as (
           insert into email_events (email_id, type, actor, data)
           select ${emailId}, ${'email.' + status}, 'worker', ${sql.json({ attemptId, reason: lastError ?? null })}
           from ev where exists (select 1 from em))`
-          : sql``}
+            : sql``
+        }
         select exists (select 1 from em) as applied`;
       return row.applied;
     },
@@ -227,7 +250,12 @@ export function createAttemptStore(sql: Sql) {
      * Records the recipients found on the suppression list (never sent to), and, when none is
      * left to send to, the email's final status with the reason, all in one transaction.
      */
-    async recordSuppressed(args: { emailId: string; recipients: Array<{ address: string; reason: string }>; finalStatus?: 'sent' | 'failed'; reason: string }): Promise<void> {
+    async recordSuppressed(args: {
+      emailId: string;
+      recipients: Array<{ address: string; reason: string }>;
+      finalStatus?: 'sent' | 'failed';
+      reason: string;
+    }): Promise<void> {
       const { emailId, finalStatus, reason } = args;
       await sql.begin(async (tx) => {
         const rows = args.recipients.map((r) => [r.address, `suppressed: ${r.reason}`]);

@@ -24,7 +24,9 @@ export function createDkimKeyStore(sql: Sql) {
     },
 
     async list(tenantId: string): Promise<DkimKeyInfo[]> {
-      return sql<DkimKeyInfo[]>`select tenant_id, domain, selector, created_at, updated_at from dkim_keys where tenant_id = ${tenantId} order by domain`;
+      return sql<
+        DkimKeyInfo[]
+      >`select tenant_id, domain, selector, created_at, updated_at from dkim_keys where tenant_id = ${tenantId} order by domain`;
     },
 
     /** Removes a domain's key; false when there was none. */

@@ -201,17 +201,26 @@ async function insertInOneStatement(sql: Sql, email: NewEmail): Promise<StoredEm
       select e.id, x.address, x.kind, x.domain
       from e, unnest(${recipients.map((r) => r.address)}::text[], ${recipients.map((r) => r.kind)}::text[], ${recipients.map((r) => r.domain)}::text[])
         as x (address, kind, domain)),
-    ${email.submitted
-      ? sql`raw as (
+    ${
+      email.submitted
+        ? sql`raw as (
       insert into email_raw_messages (email_id, mail_from, message)
       select e.id, ${email.submitted.mailFrom}::text, ${email.submitted.message}::bytea from e),`
-      : sql``}
+        : sql``
+    }
     ev as (
       insert into email_events (email_id, type, actor, data)
       select e.id, 'email.accepted', ${source}::text, ${sql.json({ status, sendAt: email.sendAt ?? null } as never)}::jsonb from e)
     select exists (select 1 from e) as inserted`;
   if (!row.inserted) throw new DailyQuotaExceeded(email.dailyQuota);
-  return { id: email.id, status, workflowId: email.workflowId, requestHash: email.requestHash, sendAt: email.sendAt ?? null, created: true };
+  return {
+    id: email.id,
+    status,
+    workflowId: email.workflowId,
+    requestHash: email.requestHash,
+    sendAt: email.sendAt ?? null,
+    created: true,
+  };
 }
 
 /** What starting an email's workflow needs (a batch's starter, a campaign's page). */
@@ -246,7 +255,9 @@ export function createEmailStore(sql: Sql) {
           on conflict (tenant_id, idempotency_key) do nothing
           returning id`;
         if (inserted.length === 0) {
-          const [existing] = await tx<Array<{ id: string; status: EmailStatus; workflowId: string; requestHash: string | null; sendAt: Date | null }>>`
+          const [existing] = await tx<
+            Array<{ id: string; status: EmailStatus; workflowId: string; requestHash: string | null; sendAt: Date | null }>
+          >`
             select id, status, workflow_id, request_hash, send_at from emails
             where tenant_id = ${email.tenantId} and idempotency_key = ${email.idempotencyKey ?? null}`;
           return { ...existing, sendAt: existing.sendAt?.toISOString() ?? null, created: false };
@@ -269,7 +280,14 @@ export function createEmailStore(sql: Sql) {
         }
         await tx`insert into email_events (email_id, type, actor, data)
           values (${email.id}, 'email.accepted', ${email.source ?? 'api'}, ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
-        return { id: email.id, status, workflowId: email.workflowId, requestHash: email.requestHash, sendAt: email.sendAt ?? null, created: true };
+        return {
+          id: email.id,
+          status,
+          workflowId: email.workflowId,
+          requestHash: email.requestHash,
+          sendAt: email.sendAt ?? null,
+          created: true,
+        };
       }) as Promise<StoredEmailRef>;
     },
 
@@ -305,10 +323,27 @@ export function createEmailStore(sql: Sql) {
         const keys = batch.filter((e) => !created.has(e.id)).map((e) => e.idempotencyKey!);
         const existing = new Map<string, StoredEmailRef>();
         if (keys.length > 0) {
-          const found = await tx<Array<{ id: string; status: EmailStatus; workflowId: string; requestHash: string | null; sendAt: Date | null; idempotencyKey: string }>>`
+          const found = await tx<
+            Array<{
+              id: string;
+              status: EmailStatus;
+              workflowId: string;
+              requestHash: string | null;
+              sendAt: Date | null;
+              idempotencyKey: string;
+            }>
+          >`
             select id, status, workflow_id, request_hash, send_at, idempotency_key from emails
             where tenant_id = ${batch[0].tenantId} and idempotency_key = any(${keys})`;
-          for (const f of found) existing.set(f.idempotencyKey, { id: f.id, status: f.status, workflowId: f.workflowId, requestHash: f.requestHash, sendAt: f.sendAt?.toISOString() ?? null, created: false });
+          for (const f of found)
+            existing.set(f.idempotencyKey, {
+              id: f.id,
+              status: f.status,
+              workflowId: f.workflowId,
+              requestHash: f.requestHash,
+              sendAt: f.sendAt?.toISOString() ?? null,
+              created: false,
+            });
         }
         const fresh = batch.filter((e) => created.has(e.id));
         if (fresh.length > 0) {
@@ -326,12 +361,24 @@ export function createEmailStore(sql: Sql) {
           for (const part of chunks(attachments, 100)) {
             await tx`insert into email_attachments ${tx(part, 'emailId', 'position', 'filename', 'contentType', 'content')}`;
           }
-          const events = fresh.map((e) => ({ emailId: e.id, type: 'email.accepted', actor: 'api', data: tx.json({ status: initialStatus(e.sendAt), sendAt: e.sendAt ?? null, batchId } as never) }));
+          const events = fresh.map((e) => ({
+            emailId: e.id,
+            type: 'email.accepted',
+            actor: 'api',
+            data: tx.json({ status: initialStatus(e.sendAt), sendAt: e.sendAt ?? null, batchId } as never),
+          }));
           await tx`insert into email_events ${tx(events, 'emailId', 'type', 'actor', 'data')}`;
         }
         return batch.map((e): StoredEmailRef =>
           created.has(e.id)
-            ? { id: e.id, status: initialStatus(e.sendAt), workflowId: e.workflowId, requestHash: e.requestHash, sendAt: e.sendAt ?? null, created: true }
+            ? {
+                id: e.id,
+                status: initialStatus(e.sendAt),
+                workflowId: e.workflowId,
+                requestHash: e.requestHash,
+                sendAt: e.sendAt ?? null,
+                created: true,
+              }
             : existing.get(e.idempotencyKey!)!,
         );
       }) as Promise<StoredEmailRef[]>;
@@ -340,7 +387,19 @@ export function createEmailStore(sql: Sql) {
     /** What starting the workflows of these emails needs, for those still waiting for theirs (queued or scheduled). */
     async startRefs(ids: string[]): Promise<StartRef[]> {
       if (ids.length === 0) return [];
-      const rows = await sql<Array<{ id: string; tenantId: string; workflowId: string; sendAt: Date | null; tags: string[]; subject: string; domains: string[]; firstRecipient: string; recipients: number }>>`
+      const rows = await sql<
+        Array<{
+          id: string;
+          tenantId: string;
+          workflowId: string;
+          sendAt: Date | null;
+          tags: string[];
+          subject: string;
+          domains: string[];
+          firstRecipient: string;
+          recipients: number;
+        }>
+      >`
         select e.id, e.tenant_id, e.workflow_id, e.send_at, e.tags, e.subject,
           array(select distinct r.domain from email_recipients r where r.email_id = e.id order by 1) as domains,
           (select r.address from email_recipients r where r.email_id = e.id order by r.kind desc, r.address limit 1) as first_recipient,
@@ -376,7 +435,9 @@ export function createEmailStore(sql: Sql) {
       const [recipients, attempts] = await Promise.all([
         sql<RecipientRow[]>`select address, kind, status, smtp_code, smtp_response, updated_at
             from email_recipients where email_id = ${id} order by kind, address`,
-        sql<AttemptRow[]>`select attempt, gateway, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
+        sql<
+          AttemptRow[]
+        >`select attempt, gateway, started_at, finished_at, outcome, smtp_code, smtp_response, error_code, error_message, accepted, rejected
             from delivery_attempts where email_id = ${id} order by id`,
       ]);
       return { email, recipients, attempts };

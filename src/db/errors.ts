@@ -14,5 +14,7 @@ export const DATA_REFUSAL_SQLSTATE_CLASSES: readonly string[] = ['22', '23', '54
 
 /** Whether PostgreSQL refused the data of this statement (retrying it cannot succeed). */
 export function isDataRefusal(err: unknown): err is postgres.PostgresError {
-  return err instanceof postgres.PostgresError && typeof err.code === 'string' && DATA_REFUSAL_SQLSTATE_CLASSES.includes(err.code.slice(0, 2));
+  return (
+    err instanceof postgres.PostgresError && typeof err.code === 'string' && DATA_REFUSAL_SQLSTATE_CLASSES.includes(err.code.slice(0, 2))
+  );
 }

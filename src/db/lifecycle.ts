@@ -50,7 +50,7 @@ export function createLifecycleStore(sql: Sql) {
      * in. `onEnded` hears of it when this call is the one that ended it.
      */
     async cancel(emailId: string, actor: string, reason: string, onEnded?: OnEnded): Promise<EmailStatus> {
-      const [status, ended] = await sql.begin(async (tx) => {
+      const [status, ended] = (await sql.begin(async (tx) => {
         const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
           select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
         if (!email) return ['cancelled'];
@@ -59,7 +59,7 @@ export function createLifecycleStore(sql: Sql) {
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, 'email.cancelled', ${actor}, ${tx.json({ reason })})`;
         return ['cancelled', { tenantId: email.tenantId, status: 'cancelled', dueAt: email.dueAt }];
-      }) as [EmailStatus, EmailEnded?];
+      })) as [EmailStatus, EmailEnded?];
       if (ended) onEnded?.(ended);
       return status;
     },
@@ -72,7 +72,7 @@ export function createLifecycleStore(sql: Sql) {
     async endDelivery(emailId: string, why: string, onEnded?: OnEnded): Promise<EmailStatus> {
       // The reason quotes the gateway's last reply: made storable, so the end is always recorded.
       const reason = toStorable(why);
-      const [status, ended] = await sql.begin(async (tx) => {
+      const [status, ended] = (await sql.begin(async (tx) => {
         const [email] = await tx<Array<{ status: EmailStatus; tenantId: string; dueAt: Date }>>`
           select status, tenant_id, coalesce(send_at, created_at) as due_at from emails where id = ${emailId} for update`;
         if (!email) return ['failed'];
@@ -88,7 +88,7 @@ export function createLifecycleStore(sql: Sql) {
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, ${'email.' + status}, 'workflow', ${tx.json({ reason })})`;
         return [status, { tenantId: email.tenantId, status, dueAt: email.dueAt }];
-      }) as [EmailStatus, EmailEnded?];
+      })) as [EmailStatus, EmailEnded?];
       if (ended) onEnded?.(ended);
       return status;
     },
@@ -98,7 +98,7 @@ export function createLifecycleStore(sql: Sql) {
      * earlier, late attempt delivered it), unless it has one.
      */
     async closeWithKnownOutcome(emailId: string, status: 'sent' | 'failed', onEnded?: OnEnded): Promise<void> {
-      const ended = await sql.begin(async (tx) => {
+      const ended = (await sql.begin(async (tx) => {
         const [updated] = await tx<Array<{ tenantId: string; dueAt: Date }>>`update emails set status = ${status},
             sent_at = case when ${status} = 'sent' then coalesce(sent_at, now()) else sent_at end
           where id = ${emailId} and status not in ('sent', 'failed', 'cancelled') returning tenant_id, coalesce(send_at, created_at) as due_at`;
@@ -106,7 +106,7 @@ export function createLifecycleStore(sql: Sql) {
         await tx`insert into email_events (email_id, type, actor, data)
           values (${emailId}, ${'email.' + status}, 'worker', ${tx.json({ reason: 'every recipient already had its outcome' })})`;
         return { tenantId: updated.tenantId, status, dueAt: updated.dueAt };
-      }) as EmailEnded | undefined;
+      })) as EmailEnded | undefined;
       if (ended) onEnded?.(ended);
     },
 

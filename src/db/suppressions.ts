@@ -43,7 +43,9 @@ export function createSuppressionStore(sql: Sql) {
     },
 
     async get(tenantId: string, address: string): Promise<SuppressionRow | undefined> {
-      const [row] = await sql<SuppressionRow[]>`select ${sql(COLUMNS)} from suppressions where tenant_id = ${tenantId} and address = ${address}`;
+      const [row] = await sql<
+        SuppressionRow[]
+      >`select ${sql(COLUMNS)} from suppressions where tenant_id = ${tenantId} and address = ${address}`;
       return row;
     },
 

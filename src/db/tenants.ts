@@ -38,7 +38,18 @@ export interface Authenticated {
   rate: { allowed: boolean; remaining: number; retryAfterS: number };
 }
 
-const TENANT_COLUMNS = ['id', 'name', 'sending_domains', 'any_sending_domain', 'rate_per_second', 'burst', 'daily_quota', 'gateways', 'created_at', 'updated_at'];
+const TENANT_COLUMNS = [
+  'id',
+  'name',
+  'sending_domains',
+  'any_sending_domain',
+  'rate_per_second',
+  'burst',
+  'daily_quota',
+  'gateways',
+  'created_at',
+  'updated_at',
+];
 
 export function createTenantStore(sql: Sql) {
   return {
@@ -120,7 +131,14 @@ export function createTenantStore(sql: Sql) {
      */
     async authenticate(keyHash: string): Promise<Authenticated | undefined> {
       const [row] = await sql<
-        Array<{ keyId: string; scopes: KeyScope[]; tenant: Tenant & { createdAt?: unknown }; tatAfter: Date | null; tatBefore: Date; now: Date }>
+        Array<{
+          keyId: string;
+          scopes: KeyScope[];
+          tenant: Tenant & { createdAt?: unknown };
+          tatAfter: Date | null;
+          tatBefore: Date;
+          now: Date;
+        }>
       >`
         with k as (
           select id, tenant_id, scopes from api_keys where key_hash = ${keyHash} and revoked_at is null
@@ -147,7 +165,11 @@ export function createTenantStore(sql: Sql) {
       const interval = 1000 / ratePerSecond;
       const rate = row.tatAfter
         ? { allowed: true, remaining: Math.max(0, Math.floor(burst - (row.tatAfter.getTime() - now) / interval)), retryAfterS: 0 }
-        : { allowed: false, remaining: 0, retryAfterS: Math.max(1, Math.ceil((row.tatBefore.getTime() - (burst - 1) * interval - now) / 1000)) };
+        : {
+            allowed: false,
+            remaining: 0,
+            retryAfterS: Math.max(1, Math.ceil((row.tatBefore.getTime() - (burst - 1) * interval - now) / 1000)),
+          };
       return { keyId: row.keyId, scopes: row.scopes, tenant: row.tenant, rate };
     },
   };

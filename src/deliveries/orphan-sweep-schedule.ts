@@ -8,7 +8,12 @@ export const ORPHAN_SWEEP_SCHEDULE_ID = 'herald-orphan-sweep';
  * cluster; an existing one gets this build's action (workflow type and task queue).
  */
 export async function ensureOrphanSweepSchedule(client: Client, taskQueue: string): Promise<void> {
-  const action: ScheduleOptionsStartWorkflowAction<never> = { type: 'startWorkflow', workflowType: ORPHAN_SWEEP_WORKFLOW, taskQueue, args: [] as never };
+  const action: ScheduleOptionsStartWorkflowAction<never> = {
+    type: 'startWorkflow',
+    workflowType: ORPHAN_SWEEP_WORKFLOW,
+    taskQueue,
+    args: [] as never,
+  };
   try {
     await client.schedule.create({
       scheduleId: ORPHAN_SWEEP_SCHEDULE_ID,

@@ -136,7 +136,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
    * The workflow input of an email; re-driven and recovered emails are sent now (no sendAt). It
    * carries ids and the search lists, bounded (DESIGN.md invariant 7), never the content.
    */
-  const inputFor = (email: { id: string; tenantId: string; domains: string[]; tags: string[] }, sendAt?: string | null): DeliverEmailInput => ({
+  const inputFor = (
+    email: { id: string; tenantId: string; domains: string[]; tags: string[] },
+    sendAt?: string | null,
+  ): DeliverEmailInput => ({
     emailId: email.id,
     tenantId: email.tenantId,
     sendAt: sendAt ?? undefined,
@@ -171,7 +174,9 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
 
   /** Starts the workflows of these emails (idempotent: a running or finished one is left as it is). */
   async function startAll(refs: StartRef[]): Promise<void> {
-    await eachLimited(refs, START_CONCURRENCY, (ref) => workflows.start(ref.workflowId, inputFor(ref, ref.sendAt), summaryLine(ref.summary)));
+    await eachLimited(refs, START_CONCURRENCY, (ref) =>
+      workflows.start(ref.workflowId, inputFor(ref, ref.sendAt), summaryLine(ref.summary)),
+    );
   }
 
   const quotaExceeded = (quota: number) =>
@@ -187,7 +192,11 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * idempotency key already used with the same request, returns that email (and starts its
      * workflow if an earlier try stopped short).
      */
-    async accept(tenant: Tenant, submission: EmailSubmission, options: { idempotencyKey?: string; requestHash: string }): Promise<Accepted> {
+    async accept(
+      tenant: Tenant,
+      submission: EmailSubmission,
+      options: { idempotencyKey?: string; requestHash: string },
+    ): Promise<Accepted> {
       const { submitted } = submission;
       const senders = submitted ? [submitted.mailFrom, ...submitted.authors] : [submission.from.address];
       const refused = senders.find((address) => !maySendFrom(tenant, address));
@@ -220,7 +229,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
       try {
         // Repeated for a replayed key while the email is still waiting: a no-op when it runs.
         if (stored.created || stored.status === 'queued' || stored.status === 'scheduled') {
-          const input = inputFor({ id: stored.id, tenantId, domains: recipientDomains(recipients), tags: submission.tags }, stored.sendAt ?? undefined);
+          const input = inputFor(
+            { id: stored.id, tenantId, domains: recipientDomains(recipients), tags: submission.tags },
+            stored.sendAt ?? undefined,
+          );
           await workflows.start(stored.workflowId, input, deliverySummary(recipients, submission.subject));
         }
       } catch (err) {
@@ -231,7 +243,10 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
         });
       }
       if (stored.created) metrics?.emailAccepted(tenantId);
-      logger.info({ emailId: stored.id, tenantId, workflowId: stored.workflowId, status: stored.status, replayed: !stored.created }, 'email accepted');
+      logger.info(
+        { emailId: stored.id, tenantId, workflowId: stored.workflowId, status: stored.status, replayed: !stored.created },
+        'email accepted',
+      );
       return { id: stored.id, status: stored.status, workflowId: stored.workflowId, replayed: !stored.created };
     },
 
@@ -253,7 +268,15 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
         .insertMany(
           accepted.map(({ item }) => {
             const id = randomUUID();
-            return { id, tenantId: tenant.id, workflowId: workflowIdFor(id), messageId: `<${id}@${messageIdDomain}>`, ...item.submission, idempotencyKey: item.idempotencyKey, requestHash: item.requestHash };
+            return {
+              id,
+              tenantId: tenant.id,
+              workflowId: workflowIdFor(id),
+              messageId: `<${id}@${messageIdDomain}>`,
+              ...item.submission,
+              idempotencyKey: item.idempotencyKey,
+              requestHash: item.requestHash,
+            };
           }),
           batchId,
           tenant.dailyQuota,
@@ -266,7 +289,9 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
       stored.forEach((ref, i) => {
         const { item, index } = accepted[i];
         if (!ref.created && ref.requestHash !== item.requestHash) {
-          results[index] = new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', { detail: `email ${ref.id} was created with this key` });
+          results[index] = new DeliveryError('idempotency-key-reused', 'This Idempotency-Key was used with a different request body', {
+            detail: `email ${ref.id} was created with this key`,
+          });
           return;
         }
         // A replayed key whose email still waits is started again: a no-op when it runs.
@@ -302,7 +327,11 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
      * they do not apply to ignores them), cancel as a cancellation (one without a run is
      * cancelled in PostgreSQL). Does not wait for them to settle.
      */
-    async steerAll(refs: Array<{ id: string; workflowId: string }>, control: 'pause' | 'resume' | 'cancel', request: ControlRequest): Promise<void> {
+    async steerAll(
+      refs: Array<{ id: string; workflowId: string }>,
+      control: 'pause' | 'resume' | 'cancel',
+      request: ControlRequest,
+    ): Promise<void> {
       await eachLimited(refs, START_CONCURRENCY, async (ref) => {
         if (control !== 'cancel') return workflows.signal(ref.workflowId, control, request);
         try {
@@ -347,7 +376,12 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     },
 
     /** Reschedule, send now, pause or resume: sent to the workflow as an update, which answers. */
-    async control(tenantId: string, id: string, name: ControlName, request: Omit<ControlRequest, 'actor'> | Omit<RescheduleRequest, 'actor'>): Promise<DeliveryView> {
+    async control(
+      tenantId: string,
+      id: string,
+      name: ControlName,
+      request: Omit<ControlRequest, 'actor'> | Omit<RescheduleRequest, 'actor'>,
+    ): Promise<DeliveryView> {
       const ref = await refOf(tenantId, id);
       if (isTerminal(ref.status)) throw emailFinished(ref.status);
       try {
@@ -365,7 +399,9 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
     async redrive(tenantId: string, id: string): Promise<void> {
       const ref = await refOf(tenantId, id);
       if (ref.status !== 'failed') {
-        throw new DeliveryError('not-failed', `Only a failed email can be sent again; this one is ${ref.status}`, { emailStatus: ref.status });
+        throw new DeliveryError('not-failed', `Only a failed email can be sent again; this one is ${ref.status}`, {
+          emailStatus: ref.status,
+        });
       }
       await redriveOne(ref);
     },
@@ -375,7 +411,13 @@ export function createDeliveryService({ sql, workflows, policy, messageIdDomain,
       const failed = await emails.failedRefs(tenantId, filter, limit);
       const ids: string[] = [];
       for (const ref of failed) {
-        if (await redriveOne(ref).then(() => true, () => false)) ids.push(ref.id);
+        if (
+          await redriveOne(ref).then(
+            () => true,
+            () => false,
+          )
+        )
+          ids.push(ref.id);
       }
       return { matched: failed.length, ids };
     },

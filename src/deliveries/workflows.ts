@@ -6,7 +6,14 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import { batchWorkflowId, DELIVER_EMAIL_WORKFLOW, initialStatus, searchAttributesAtStart, START_BATCH_WORKFLOW, type DeliverEmailInput } from '../shared';
+import {
+  batchWorkflowId,
+  DELIVER_EMAIL_WORKFLOW,
+  initialStatus,
+  searchAttributesAtStart,
+  START_BATCH_WORKFLOW,
+  type DeliverEmailInput,
+} from '../shared';
 import {
   cancelRequestedSignal,
   CONTROL_SIGNALS,
@@ -62,7 +69,11 @@ export interface DeliveryWorkflowOptions {
   eagerStart?: boolean;
 }
 
-export function createDeliveryWorkflows(client: Client, taskQueue: string, { eagerStart = false }: DeliveryWorkflowOptions = {}): DeliveryWorkflows {
+export function createDeliveryWorkflows(
+  client: Client,
+  taskQueue: string,
+  { eagerStart = false }: DeliveryWorkflowOptions = {},
+): DeliveryWorkflows {
   const options = (workflowId: string, input: DeliverEmailInput, summary: string) => ({
     workflowId,
     taskQueue,
@@ -75,7 +86,13 @@ export function createDeliveryWorkflows(client: Client, taskQueue: string, { eag
     priority: { fairnessKey: input.tenantId },
   });
   const settle = (workflowId: string, ms: number) =>
-    Promise.race([client.workflow.getHandle(workflowId).result().catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+    Promise.race([
+      client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch(() => undefined),
+      new Promise((r) => setTimeout(r, ms).unref()),
+    ]);
   return {
     async start(workflowId, input, summary) {
       try {
@@ -110,7 +127,9 @@ export function createDeliveryWorkflows(client: Client, taskQueue: string, { eag
       await settle(workflowId, settleMs);
     },
     async control(workflowId, name, request) {
-      return client.workflow.getHandle(workflowId).executeUpdate<DeliveryView, [ControlRequest]>(CONTROL_UPDATES[name].name, { args: [request] });
+      return client.workflow
+        .getHandle(workflowId)
+        .executeUpdate<DeliveryView, [ControlRequest]>(CONTROL_UPDATES[name].name, { args: [request] });
     },
     async startBatch(batchId, emailIds) {
       await client.workflow.start(START_BATCH_WORKFLOW, {

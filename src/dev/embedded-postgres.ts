@@ -113,7 +113,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       rmSync(pwfile, { force: true });
     }
   }
-  if (!existsSync(passwordFile)) throw new Error(`${passwordFile} is missing: the cluster in ${dataDir} cannot be reached (remove ${dir} to start afresh)`);
+  if (!existsSync(passwordFile))
+    throw new Error(`${passwordFile} is missing: the cluster in ${dataDir} cannot be reached (remove ${dir} to start afresh)`);
   const password = readFileSync(passwordFile, 'utf8').trim();
 
   const log = createWriteStream(logFile, { flags: 'a' });
@@ -164,7 +165,8 @@ async function waitUntilReady(url: string, exited: Promise<number | null>, timeo
       await sql`select 1`;
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+      if (Date.now() > deadline)
+        throw new Error(`PostgreSQL did not accept connections within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
     } finally {
       await sql.end({ timeout: 1 });
     }

@@ -50,7 +50,9 @@ export const goInstallSource: CliSource = {
     if (!findOnPath('go')) throw new Error('go is not installed (not found on PATH)');
     const errors: string[] = [];
     for (const version of TEMPORAL_CLI_VERSIONS) {
-      log(`herald: building github.com/temporalio/cli/cmd/temporal@${version} into ${path.dirname(target)} (first run only, a few minutes)...`);
+      log(
+        `herald: building github.com/temporalio/cli/cmd/temporal@${version} into ${path.dirname(target)} (first run only, a few minutes)...`,
+      );
       try {
         const built = await goInstall(`github.com/temporalio/cli/cmd/temporal@${version}`, path.basename(target));
         log(`herald: Temporal CLI ${version} built at ${built}`);

@@ -29,12 +29,17 @@ export interface DevServer {
 // on B1 (one-activity workflows) WAL bought +75%, synchronous=normal +15% more and eager
 // activity dispatch +10-15% more; synchronous=off and GOGC=400 bought nothing.
 export const DEV_SERVER_TUNING: readonly string[] = [
-  '--sqlite-pragma', 'journal_mode=wal',
-  '--sqlite-pragma', 'synchronous=normal',
-  '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+  '--sqlite-pragma',
+  'journal_mode=wal',
+  '--sqlite-pragma',
+  'synchronous=normal',
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
   // Per-tenant fairness (workflows are started with fairnessKey = tenant): README "Fairness".
-  '--dynamic-config-value', 'matching.useNewMatcher=true',
-  '--dynamic-config-value', 'matching.enableFairness=true',
+  '--dynamic-config-value',
+  'matching.useNewMatcher=true',
+  '--dynamic-config-value',
+  'matching.enableFairness=true',
 ];
 
 export function freePort(): Promise<number> {

@@ -39,14 +39,19 @@ export async function ensureSearchAttributes(
       searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]])),
     });
   }
-  const query = Object.keys(attributes).map((name) => `${name} = "herald-probe"`).join(' AND ');
+  const query = Object.keys(attributes)
+    .map((name) => `${name} = "herald-probe"`)
+    .join(' AND ');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await connection.workflowService.countWorkflowExecutions({ namespace, query });
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`search attributes not usable in namespace ${namespace} after ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+      if (Date.now() > deadline)
+        throw new Error(`search attributes not usable in namespace ${namespace} after ${timeoutMs} ms: ${(err as Error).message}`, {
+          cause: err,
+        });
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -42,7 +42,8 @@ export function normalizeDomain(input: string): Checked {
       return refuse('the domain is not a valid internationalized domain name');
     }
   }
-  if (ascii.length > ADDRESS_LIMITS.domain) return refuse(`the domain must be at most ${ADDRESS_LIMITS.domain} characters in its ASCII form`);
+  if (ascii.length > ADDRESS_LIMITS.domain)
+    return refuse(`the domain must be at most ${ADDRESS_LIMITS.domain} characters in its ASCII form`);
   const labels = ascii.split('.');
   if (labels.some((l) => l.length === 0)) return refuse('the domain must not start or end with a dot, or hold two dots in a row');
   if (labels.length < 2) return refuse('the domain must have at least two labels (example.org)');
@@ -78,6 +79,7 @@ export function normalizeAddress(input: string): Checked {
   const domain = normalizeDomain(input.slice(at + 1));
   if (!domain.ok) return domain;
   const address = `${local.toLowerCase()}@${domain.value}`;
-  if (address.length > ADDRESS_LIMITS.address) return refuse(`must be at most ${ADDRESS_LIMITS.address} characters with its domain in ASCII`);
+  if (address.length > ADDRESS_LIMITS.address)
+    return refuse(`must be at most ${ADDRESS_LIMITS.address} characters with its domain in ASCII`);
   return { ok: true, value: address };
 }

@@ -135,7 +135,9 @@ export class GatewayRoute {
       if (this.mayTake(here)) return this.stay();
       const next = this.nextUsable();
       if (next === undefined) {
-        return { hold: `every gateway of this email cut the connection after the final dot ${UNCERTAIN_RESENDS_PER_GATEWAY + 1} times: it may have been delivered; resume to send it again, or cancel it` };
+        return {
+          hold: `every gateway of this email cut the connection after the final dot ${UNCERTAIN_RESENDS_PER_GATEWAY + 1} times: it may have been delivered; resume to send it again, or cancel it`,
+        };
       }
       return this.moveTo(next);
     }

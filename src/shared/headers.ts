@@ -18,9 +18,26 @@ export const HEADER_LIMITS = {
  * them could forge a message's path or its authentication results.
  */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version',
-  'return-path', 'received', 'received-spf', 'authentication-results', 'dkim-signature',
-  'domainkey-signature', 'delivered-to', 'x-original-to', 'original-recipient', 'x-received',
+  'from',
+  'sender',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'return-path',
+  'received',
+  'received-spf',
+  'authentication-results',
+  'dkim-signature',
+  'domainkey-signature',
+  'delivered-to',
+  'x-original-to',
+  'original-recipient',
+  'x-received',
 ]);
 /** Whole families: ARC-Seal, ARC-Message-Signature, ...; Resent-From, ...; Content-Type, .... */
 export const RESERVED_HEADER_PREFIXES: readonly string[] = ['arc-', 'resent-', 'content-'];

@@ -95,12 +95,14 @@ export function jsonShapeReason(text: string, limits: { depth: number; nodes: nu
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
       continue;
     }
     if (c === 0x22) inString = true;
-    else if (c === 0x2c) values++; // ,
+    else if (c === 0x2c)
+      values++; // ,
     else if (c === 0x5b || c === 0x7b) {
       // [ {
       values++;

@@ -16,11 +16,26 @@ export const THROTTLING_DELAYS: ReadonlyArray<{ pattern: RegExp; delayMs: number
   { pattern: /throttl/i, delayMs: 5_000 },
 ];
 
-const UNIT_MS: Record<string, number> = { ms: 1, millisecond: 1, s: 1_000, sec: 1_000, second: 1_000, m: 60_000, min: 60_000, minute: 60_000, h: 3_600_000, hr: 3_600_000, hour: 3_600_000, d: 86_400_000, day: 86_400_000 };
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  millisecond: 1,
+  s: 1_000,
+  sec: 1_000,
+  second: 1_000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+};
 
 // "try again in 5 minutes", "retry after 120 seconds", "please retry in 30s", "try again later
 // in 10 min", "wait 2 hours", "try again in a minute". Linear: no nested quantifiers.
-const DELAY = /\b(?:try(?: again)?(?: later)?|retry(?: again)?(?: later)?|wait) (?:in |after |for )?(\d{1,9}(?:\.\d{1,3})?|an?) ?(milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b/i;
+const DELAY =
+  /\b(?:try(?: again)?(?: later)?|retry(?: again)?(?: later)?|wait) (?:in |after |for )?(\d{1,9}(?:\.\d{1,3})?|an?) ?(milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b/i;
 
 /** Replies are a line or a few; anything longer is cut before a regex reads it. */
 const MAX_REPLY_CHARS = 2_000;

@@ -66,6 +66,9 @@ export function boundedKeywordList(values: readonly string[], budgetBytes: numbe
 }
 
 /** Recipient domains and tags as a delivery carries them: each list bounded for search attributes. */
-export function boundedSearchLists(lists: { recipientDomains: readonly string[]; tags: readonly string[] }): { recipientDomains: string[]; tags: string[] } {
+export function boundedSearchLists(lists: { recipientDomains: readonly string[]; tags: readonly string[] }): {
+  recipientDomains: string[];
+  tags: string[];
+} {
   return { recipientDomains: boundedKeywordList(lists.recipientDomains), tags: boundedKeywordList(lists.tags) };
 }

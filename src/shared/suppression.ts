@@ -10,7 +10,8 @@ export const SUPPRESSION_SOURCES = ['bounce', 'manual'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 
 /** A refusal for policy or reputation (RFC 3463 x.7.x, or words to that effect). */
-const POLICY_WORDS = /\b(?:block(?:ed|list(?:ed)?)?|black ?list(?:ed)?|spam\w*|policy|policies|reputation|rbl|dnsbl|spamhaus|abuse|denied)\b/i;
+const POLICY_WORDS =
+  /\b(?:block(?:ed|list(?:ed)?)?|black ?list(?:ed)?|spam\w*|policy|policies|reputation|rbl|dnsbl|spamhaus|abuse|denied)\b/i;
 /** A bare 550 to RCPT whose text says the mailbox does not exist. */
 const UNKNOWN_USER =
   /\b(?:user unknown|unknown user|no such (?:user|mailbox|recipient|account|address)|(?:user|mailbox|recipient|account|address) (?:does ?n[o']t exist|not found|unknown|is unknown|does not exist)|unknown (?:recipient|mailbox|address|account)|invalid (?:recipient|mailbox)|mailbox not found|undeliverable address|no mailbox here)\b/i;

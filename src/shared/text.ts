@@ -19,8 +19,9 @@ const HEADER_UNSAFE = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u2028\u2029]/;
  * BOM, bidi embeddings, overrides, isolates and marks): they make one address or file name read
  * as another (`invoice\u202Efdp.exe`).
  */
-// eslint-disable-next-line no-misleading-character-class -- each invisible mark is matched alone, on purpose
-const INVISIBLE_OR_BIDI = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8]/;
+const INVISIBLE_OR_BIDI =
+  // eslint-disable-next-line no-misleading-character-class -- each invisible mark is matched alone, on purpose
+  /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8]/;
 /** Any whitespace or control character at all (addresses and header names hold none). */
 const ANY_SPACE_OR_CONTROL = /[\s\u0000-\u001F\u007F-\u009F]/;
 

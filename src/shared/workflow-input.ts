@@ -58,7 +58,9 @@ export function attemptAbortAfterMs(info: {
 }): number | undefined {
   const bounds = [
     info.startToCloseTimeoutMs ? info.startToCloseTimeoutMs : Infinity,
-    info.scheduleToCloseTimeoutMs && info.scheduledTimestampMs ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - info.nowMs : Infinity,
+    info.scheduleToCloseTimeoutMs && info.scheduledTimestampMs
+      ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - info.nowMs
+      : Infinity,
   ];
   const left = Math.min(...bounds);
   if (left === Infinity) return undefined;

@@ -50,9 +50,7 @@ const CONNECTION_FAILURES: Record<string, string> = {
 // Errors that say the message (or the configuration) is wrong: retrying sends the same thing.
 const PERMANENT_ERROR_CODES = new Set(['EMESSAGE_BUILD', 'EENVELOPE_NO_RECIPIENTS']);
 
-export function recipientRepliesOf(
-  rejectedErrors: NodemailerError['rejectedErrors'],
-): RecipientReply[] {
+export function recipientRepliesOf(rejectedErrors: NodemailerError['rejectedErrors']): RecipientReply[] {
   return (rejectedErrors ?? [])
     .filter((e) => e.recipient)
     .map((e) => ({
@@ -70,14 +68,19 @@ export function recipientRepliesOf(
 export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailure {
   const err = (error ?? {}) as NodemailerError;
   const recipientReplies = recipientRepliesOf(err.rejectedErrors);
-  const gateway = !PERMANENT_ERROR_CODES.has(err.code ?? '') && isGatewayFailure({ smtpCode: err.responseCode, errorCode: err.code, dataSent });
+  const gateway =
+    !PERMANENT_ERROR_CODES.has(err.code ?? '') && isGatewayFailure({ smtpCode: err.responseCode, errorCode: err.code, dataSent });
   const base = {
     gateway,
-    retryAfterMs: retryDelayFromReply(err.responseCode, err.response) ?? recipientReplies.map((r) => retryDelayFromReply(r.smtpCode, r.smtpResponse)).find((d) => d !== undefined),
+    retryAfterMs:
+      retryDelayFromReply(err.responseCode, err.response) ??
+      recipientReplies.map((r) => retryDelayFromReply(r.smtpCode, r.smtpResponse)).find((d) => d !== undefined),
     errorCode: err.code,
     smtpCode: err.responseCode,
     smtpResponse: err.response,
-    message: err.responseCode ? (err.response ?? `reply ${err.responseCode}`) : (CONNECTION_FAILURES[err.code ?? ''] ?? 'the attempt failed before the gateway replied'),
+    message: err.responseCode
+      ? (err.response ?? `reply ${err.responseCode}`)
+      : (CONNECTION_FAILURES[err.code ?? ''] ?? 'the attempt failed before the gateway replied'),
     recipientReplies,
   };
   // A gateway that closes the session (421) or refused Herald's login: transient, whatever its
@@ -86,10 +89,7 @@ export function classifySmtpError(error: unknown, dataSent: boolean): SmtpFailur
   if (err.responseCode) {
     // A reply was read: the gateway told us what it thinks. With per-recipient replies, the
     // whole failure is permanent only when every recipient was refused permanently.
-    const permanent =
-      recipientReplies.length > 0
-        ? recipientReplies.every((r) => r.permanent)
-        : isPermanentReply(err.responseCode);
+    const permanent = recipientReplies.length > 0 ? recipientReplies.every((r) => r.permanent) : isPermanentReply(err.responseCode);
     return { ...base, kind: permanent ? 'permanent' : 'transient' };
   }
   if (err.code && PERMANENT_ERROR_CODES.has(err.code)) return { ...base, kind: 'permanent' };

@@ -22,7 +22,9 @@ export function redactOutcome<T>(outcome: T, gatewayUrl: string): T {
   return Object.assign(Object.create(Object.getPrototypeOf(o)), o, {
     message: redactGateway(o.message, gatewayUrl),
     response: redactGateway(o.response, gatewayUrl),
-    rejectedErrors: o.rejectedErrors?.map((e) => Object.assign(Object.create(Object.getPrototypeOf(e)), e, { response: redactGateway(e.response, gatewayUrl) })),
+    rejectedErrors: o.rejectedErrors?.map((e) =>
+      Object.assign(Object.create(Object.getPrototypeOf(e)), e, { response: redactGateway(e.response, gatewayUrl) }),
+    ),
   });
 }
 

@@ -24,9 +24,17 @@ function checkDomains(domains: string[] | undefined): string[] | undefined {
 
 /** `a,b`: gateway names in the order the tenant's mail tries them. */
 export function parseGatewayNames(list: string): string[] {
-  const names = [...new Set(list.split(',').map((s) => s.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      list
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   const bad = names.filter((n) => !GATEWAY_NAME.test(n));
-  if (bad.length || names.length === 0) throw new AdminError(`--gateways takes gateway names (a,b), lower-case letters, digits, - and _; got ${list}`);
+  if (bad.length || names.length === 0)
+    throw new AdminError(`--gateways takes gateway names (a,b), lower-case letters, digits, - and _; got ${list}`);
   return names;
 }
 
@@ -45,7 +53,14 @@ export function dkimDnsRecord(domain: string, selector: string, privateKeyPem: s
 }
 
 export function parseScopes(list: string): KeyScope[] {
-  const scopes = [...new Set(list.split(',').map((s) => s.trim()).filter(Boolean))];
+  const scopes = [
+    ...new Set(
+      list
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = scopes.filter((s) => !(KEY_SCOPES as readonly string[]).includes(s));
   if (unknown.length || scopes.length === 0) throw new AdminError(`scopes must be some of ${KEY_SCOPES.join(', ')}; got ${list}`);
   return scopes as KeyScope[];
@@ -75,11 +90,17 @@ export function createTenantAdmin(sql: Sql) {
      * Sets the DKIM signing key (RSA, PEM) of one of a tenant's sending domains.
      * Returns what was stored (never the key) and the DNS record to publish.
      */
-    async setDkimKey(tenantId: string, domain: string, selector: string, privateKeyPem: string): Promise<{ info: DkimKeyInfo; dns: { name: string; value: string } }> {
+    async setDkimKey(
+      tenantId: string,
+      domain: string,
+      selector: string,
+      privateKeyPem: string,
+    ): Promise<{ info: DkimKeyInfo; dns: { name: string; value: string } }> {
       const tenant = await tenants.get(tenantId);
       if (!tenant) throw new AdminError(`no tenant ${tenantId}`);
       const [lower] = checkDomains([domain])!;
-      if (!tenant.anySendingDomain && !tenant.sendingDomains.includes(lower)) throw new AdminError(`${lower} is not one of tenant ${tenantId}'s sending domains`);
+      if (!tenant.anySendingDomain && !tenant.sendingDomains.includes(lower))
+        throw new AdminError(`${lower} is not one of tenant ${tenantId}'s sending domains`);
       if (!SELECTOR.test(selector)) throw new AdminError(`not a DKIM selector: ${selector}`);
       let dns: { name: string; value: string };
       try {
@@ -98,7 +119,8 @@ export function createTenantAdmin(sql: Sql) {
     },
 
     async removeDkimKey(tenantId: string, domain: string): Promise<void> {
-      if (!(await dkimKeys.remove(tenantId, domain.toLowerCase()))) throw new AdminError(`tenant ${tenantId} has no DKIM key for ${domain}`);
+      if (!(await dkimKeys.remove(tenantId, domain.toLowerCase())))
+        throw new AdminError(`tenant ${tenantId} has no DKIM key for ${domain}`);
     },
 
     /** Creates a key and returns it whole, the only time it is ever shown. */

@@ -138,7 +138,16 @@ export function createWebhookService({
       for (const endpoint of endpoints) {
         const messageId = `msg_${randomUUID().replace(/-/g, '')}`;
         const body = JSON.stringify({ type, timestamp: at.toISOString(), data: { tenantId, ...data } });
-        await store.addDirectDelivery(endpoint.id, { id: messageId, tenantId, emailId: null, eventId: null, type, recipient: null, body, occurredAt: at });
+        await store.addDirectDelivery(endpoint.id, {
+          id: messageId,
+          tenantId,
+          emailId: null,
+          eventId: null,
+          type,
+          recipient: null,
+          body,
+          occurredAt: at,
+        });
         await wake(endpoint);
       }
       return endpoints.length;

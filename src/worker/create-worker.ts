@@ -58,12 +58,18 @@ export interface HeraldWorkerOptions {
 export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '../workflow-bundle.js');
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 /** The workflows with their interceptors (log context from the start to every activity). */
-export const WORKFLOW_BUNDLE_OPTIONS = { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [require.resolve('../workflows/interceptors')] };
+export const WORKFLOW_BUNDLE_OPTIONS = {
+  workflowsPath: WORKFLOWS_PATH,
+  workflowInterceptorModules: [require.resolve('../workflows/interceptors')],
+};
 
 /** The prebuilt bundle, else one bundled now, quietly: only the bundler's warnings and errors reach the log. */
 export async function loadWorkflowBundle(logger: Logger): Promise<NonNullable<WorkerOptions['workflowBundle']>> {
   if (existsSync(DEFAULT_BUNDLE_PATH)) return { codePath: DEFAULT_BUNDLE_PATH };
-  const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: temporalLogger(logger.child({ component: 'bundler' }, { level: 'warn' })) });
+  const { code } = await bundleWorkflowCode({
+    ...WORKFLOW_BUNDLE_OPTIONS,
+    logger: temporalLogger(logger.child({ component: 'bundler' }, { level: 'warn' })),
+  });
   return { code };
 }
 
@@ -98,7 +104,8 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Her
     webhooks: opts.webhooks,
   });
   const breakers = createBreakers(opts.breaker ?? { failures: 5, coolDownMs: 30_000 }, {
-    opened: (gateway, failures, coolDownMs) => opts.logger.warn({ gateway, failures, coolDownMs }, 'gateway circuit open: attempts go to the next gateway'),
+    opened: (gateway, failures, coolDownMs) =>
+      opts.logger.warn({ gateway, failures, coolDownMs }, 'gateway circuit open: attempts go to the next gateway'),
     closed: (gateway) => opts.logger.info({ gateway }, 'gateway circuit closed'),
   });
   const activities = createActivities({ sql: opts.sql, transports: opts.transports, breakers, metrics: opts.metrics ?? createMetrics() });

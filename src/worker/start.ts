@@ -34,10 +34,17 @@ export async function startWorker(
   metrics: Metrics,
 ): Promise<RunningWorker> {
   const sql = createSql(config.databaseUrl, config.databasePoolMax);
-  const transports = createTransportRegistry({ gateways, maxConnections: config.smtp.maxConnections, attemptTimeoutMs: config.policy.attemptTimeoutMs });
+  const transports = createTransportRegistry({
+    gateways,
+    maxConnections: config.smtp.maxConnections,
+    attemptTimeoutMs: config.policy.attemptTimeoutMs,
+  });
   if (config.smtp.urlIgnored) logger.warn('SMTP_URL is ignored: SMTP_GATEWAYS (or SMTP_GATEWAYS_FILE) names the gateways');
   // Names and limits only: a gateway's URL holds its credentials.
-  logger.info({ gateways: gateways.map((g) => ({ name: g.name, priority: g.priority, ratePerSecond: g.ratePerSecond ?? null })) }, 'SMTP gateways');
+  logger.info(
+    { gateways: gateways.map((g) => ({ name: g.name, priority: g.priority, ratePerSecond: g.ratePerSecond ?? null })) },
+    'SMTP gateways',
+  );
   const poster = createWebhookPoster({ policy: config.webhooks.targets });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const clientConnection = await Connection.connect({ address: temporalAddress });

@@ -15,7 +15,9 @@ export function handleControls(state: DeliveryState, afterApply: () => void): vo
       control.apply(req);
       afterApply();
     };
-    setHandler(CONTROL_UPDATES[name] as (typeof CONTROL_UPDATES)['pause'], (req) => (apply(req), state.view()), { validator: control.validate });
+    setHandler(CONTROL_UPDATES[name] as (typeof CONTROL_UPDATES)['pause'], (req) => (apply(req), state.view()), {
+      validator: control.validate,
+    });
     setHandler(CONTROL_SIGNALS[name] as (typeof CONTROL_SIGNALS)['pause'], (req) => {
       if (state.accepts(control, req)) apply(req);
     });

@@ -1,8 +1,34 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { DELIVERY_FAILED, GAVE_UP, initialStatus, routeFailureOf, SEARCH_ATTRIBUTE_KEYS, type DeliverEmailInput, type EmailStatus, type SendOutcome } from '../shared';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  DELIVERY_FAILED,
+  GAVE_UP,
+  initialStatus,
+  routeFailureOf,
+  SEARCH_ATTRIBUTE_KEYS,
+  type DeliverEmailInput,
+  type EmailStatus,
+  type SendOutcome,
+} from '../shared';
 import { handleControls } from './control-handlers';
 import { DEFAULT_ACTOR, DeliveryState } from './delivery-state';
-import { attemptFailure, failureMessage, firstAttempt, gatewayPlanner, isNonRetryable, movesRoute, retryAttempts, statusWrites } from './profiles';
+import {
+  attemptFailure,
+  failureMessage,
+  firstAttempt,
+  gatewayPlanner,
+  isNonRetryable,
+  movesRoute,
+  retryAttempts,
+  statusWrites,
+} from './profiles';
 
 /** Thrown (and caught) inside the workflow when Herald holds the email for an operator. */
 class HeldForOperator extends Error {}
@@ -153,6 +179,10 @@ export async function deliverEmail(input: DeliverEmailInput): Promise<SendOutcom
     show(status);
     if (status === 'sent') return { status, accepted: [], rejected: [], alreadySent: true };
     if (cancelled) throw err;
-    throw ApplicationFailure.create({ type: DELIVERY_FAILED, message: `email ${emailId} not delivered: ${state.lastFailure}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: DELIVERY_FAILED,
+      message: `email ${emailId} not delivered: ${state.lastFailure}`,
+      nonRetryable: true,
+    });
   }
 }

@@ -104,7 +104,8 @@ export class DeliveryState {
     reschedule: {
       validate: (req) => {
         this.mustBeWaiting();
-        if (!req || typeof req.sendAt !== 'string') throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
+        if (!req || typeof req.sendAt !== 'string')
+          throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: 'sendAt must be an ISO date-time' });
         const invalid = sendAtReason(req.sendAt, this.now());
         if (invalid) throw ApplicationFailure.create({ type: INVALID_SEND_AT, message: `sendAt ${invalid}` });
         this.mustBeStorable(req);
@@ -237,7 +238,13 @@ export class DeliveryState {
   }
 
   private record(event: string, req: ControlRequest | undefined, sendAt?: string): void {
-    this.pending.push({ event, actor: req?.actor ?? DEFAULT_ACTOR, data: { reason: req?.reason ?? null }, sendAt, status: this.restingStatus() });
+    this.pending.push({
+      event,
+      actor: req?.actor ?? DEFAULT_ACTOR,
+      data: { reason: req?.reason ?? null },
+      sendAt,
+      status: this.restingStatus(),
+    });
   }
 
   /**
@@ -263,6 +270,5 @@ export class DeliveryState {
     if (this.phase !== 'waiting') throw ApplicationFailure.create({ type: ALREADY_SENDING, message: 'delivery has already started' });
   }
 }
-
 
 const prefixed = (field: string, reason: string | undefined) => (reason ? `${field} ${reason}` : undefined);

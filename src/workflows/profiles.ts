@@ -1,4 +1,11 @@
-import { ActivityCancellationType, ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, TimeoutFailure } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  proxyLocalActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   attemptTimeouts,
@@ -21,7 +28,12 @@ import {
 export function statusWrites() {
   return proxyActivities<Pick<Activities, 'recordChange' | 'cancelEmail' | 'endDelivery'>>({
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [STATUS_WRITE_REFUSED] },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: [STATUS_WRITE_REFUSED],
+    },
   });
 }
 
@@ -53,7 +65,8 @@ export function firstAttempt(policy: DeliveryPolicy, gateway: GatewayRef, taskQu
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { maximumAttempts: 1, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   };
-  if (!gateway.rateLimited) return proxyLocalActivities<Pick<Activities, 'sendEmail'>>({ summary: `SMTP: first attempt through ${gateway.name}`, ...common });
+  if (!gateway.rateLimited)
+    return proxyLocalActivities<Pick<Activities, 'sendEmail'>>({ summary: `SMTP: first attempt through ${gateway.name}`, ...common });
   return proxyActivities<Pick<Activities, 'sendEmail'>>({
     summary: `SMTP: first attempt through ${gateway.name} (rate-limited)`,
     taskQueue: gatewayTaskQueue(taskQueue, gateway.name),

@@ -44,13 +44,22 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
   const dir = scenarioDir(SLUG);
   const pg = clusterFromEnv();
   const persistence = temporalPersistenceFromUrl(pg.adminUrl, { database: 'temporal', visibilityDatabase: 'temporal_visibility' });
-  const [serverBin, sqlTool] = await Promise.all([resolveTemporalServer(process.env.TEMPORAL_SERVER), resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL)]);
+  const [serverBin, sqlTool] = await Promise.all([
+    resolveTemporalServer(process.env.TEMPORAL_SERVER),
+    resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL),
+  ]);
   await setupTemporalSchemas(sqlTool, persistence);
   const serverLog = path.join(dir, 'temporal-server.log');
   server = await startTemporalServer({ server: serverBin, persistence, logFile: serverLog, historyShards: SHARDS });
   // 1 s between the final dot and the reply (as in fault scenario 08): the worker kill lands in
   // sends under way, inside the RFC 1047 window.
-  sink = await startSmtpSink({ dir, logFile: path.join(dir, 'smtp-sink.log'), flags: ['-W', '.:1'], endMarker: END_MARKER, commandTimeoutS: 30 });
+  sink = await startSmtpSink({
+    dir,
+    logFile: path.join(dir, 'smtp-sink.log'),
+    flags: ['-W', '.:1'],
+    endMarker: END_MARKER,
+    commandTimeoutS: 30,
+  });
 
   const databaseUrl = await createDatabase(pg.adminUrl, 'herald_cluster');
   for (const name of ['a', 'b']) {
@@ -60,7 +69,13 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
       gatewayUrl: sink.url,
       messageIdDomain: 'faults.herald.test',
       temporalAddress: server.address,
-      env: { NODE_ENV: 'production', DATABASE_POOL_MAX: '5', ...FAULT_POLICY_ENV, SMTP_ATTEMPT_TIMEOUT_MS: '6000', SMTP_POOL_MAX_CONNECTIONS: '20' },
+      env: {
+        NODE_ENV: 'production',
+        DATABASE_POOL_MAX: '5',
+        ...FAULT_POLICY_ENV,
+        SMTP_ATTEMPT_TIMEOUT_MS: '6000',
+        SMTP_POOL_MAX_CONNECTIONS: '20',
+      },
     };
     const node = new HeraldStack(settings, await stackPorts(settings));
     await node.boot();
@@ -100,14 +115,22 @@ test('two workers and two APIs on the real Temporal server: a worker, an API and
     server = await startTemporalServer({ server: serverBin, persistence, logFile: serverLog, historyShards: SHARDS, ports });
     faults.serverBack = Date.now();
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl, apiKey: b.apiKey, count: EMAILS, intervalMs: INTERVAL_MS, retryForMs: 120_000 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl,
+    apiKey: b.apiKey,
+    count: EMAILS,
+    intervalMs: INTERVAL_MS,
+    retryForMs: 120_000,
+  });
   await inject;
 
   const report = await account({ sql, temporalClient: async () => client }, sink, subs, {
     slug: SLUG,
     title: `real Temporal server (${SHARDS} shards, PostgreSQL), 2 workers, 2 APIs`,
     peer: 'smtp-sink',
-    fault: 'smtp-sink -W .:1; SIGKILL worker A at 3 s; SIGKILL API A at 8 s (taken out of rotation 1 s later, clients retry on API B); Temporal server stopped at 14 s, restarted 2 s later',
+    fault:
+      'smtp-sink -W .:1; SIGKILL worker A at 3 s; SIGKILL API A at 8 s (taken out of rotation 1 s later, clients retry on API B); Temporal server stopped at 14 s, restarted 2 s later',
     startedAt,
     recoveredAt: faults.serverBack,
     recoveryWindowMs: 120_000,
@@ -142,10 +165,15 @@ async function recoveryTimes(sql: postgres.Sql, subs: Submission[], faults: Reco
   const sentAfter = (from: number, acceptedBefore: number) =>
     rows.filter((r) => r.created.getTime() < acceptedBefore && (r.sent?.getTime() ?? Infinity) > from).map((r) => r.sent!.getTime());
   const lastOf = (times: number[], from: number) => (times.length ? (Math.max(...times) - from) / 1000 : 0);
-  const hitByApiKill = subs.filter((s) => s.tries > 1 && s.acceptedAt && s.acceptedAt > faults.apiKilled && s.acceptedAt - (s.latencyMs ?? 0) <= faults.apiKilled + 1_000);
+  const hitByApiKill = subs.filter(
+    (s) => s.tries > 1 && s.acceptedAt && s.acceptedAt > faults.apiKilled && s.acceptedAt - (s.latencyMs ?? 0) <= faults.apiKilled + 1_000,
+  );
   const firstSentAfterRestart = rows.map((r) => r.sent?.getTime() ?? Infinity).filter((t) => t > faults.serverBack);
   return {
-    workerKill: lastOf(interrupted.map((r) => r.sent.getTime()), faults.workerKilled),
+    workerKill: lastOf(
+      interrupted.map((r) => r.sent.getTime()),
+      faults.workerKilled,
+    ),
     apiKill: Math.max(0, ...hitByApiKill.map((s) => (s.acceptedAt! - faults.apiKilled) / 1000)),
     serverDown: (faults.serverBack - faults.serverStopped) / 1000,
     serverRestart: firstSentAfterRestart.length ? (Math.min(...firstSentAfterRestart) - faults.serverBack) / 1000 : 0,

@@ -4,7 +4,6 @@ import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { after } from './lib/timeline';
 
-
 // The gateway answers 421 at the greeting, 451 at RCPT and 451 at the end of DATA for a while,
 // then recovers: every email is delivered after retries, once, and each failed attempt is on
 // record with the reply that caused it.
@@ -19,7 +18,8 @@ const scenario = useFaultStack(SLUG, {
   // One connection in three is refused at the greeting, one RCPT in two is deferred, and
   // whatever gets as far as the final dot is deferred there: no attempt succeeds meanwhile.
   gateway: scriptedSmtp({
-    onConnect: (index) => (faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined),
+    onConnect: (index) =>
+      faulty && index % 3 === 0 ? { code: 421, message: '4.3.2 Service not available, closing transmission channel' } : undefined,
     onRcpt: (_address, index) => (faulty && index % 2 === 0 ? { code: 451, message: '4.3.0 Temporary lookup failure' } : undefined),
     onData: () => (faulty ? { code: 451, message: '4.3.0 Queue full, try again later' } : undefined),
   }),
@@ -28,7 +28,13 @@ const scenario = useFaultStack(SLUG, {
 test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all delivered once, attempts recorded', async () => {
   const startedAt = Date.now();
   const lift = after(FAULT_MS, () => (faulty = false));
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 200 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 200,
+  });
   const recoveredAt = await lift;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

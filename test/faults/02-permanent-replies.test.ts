@@ -5,7 +5,6 @@ import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
-
 // The gateway refuses some recipients with 550 at RCPT and some messages with 554 at the end of
 // DATA: those emails fail at once, are never tried again, and the reply is on record; the
 // others in the same stream are delivered.
@@ -17,7 +16,8 @@ const kindOf = (i: number) => (['rcpt', 'data', 'ok'] as const)[i % 3];
 const scenario = useFaultStack(SLUG, {
   gateway: scriptedSmtp({
     onRcpt: (address) => (address.startsWith('reject-rcpt-') ? { code: 550, message: '5.1.1 No such user here' } : undefined),
-    onData: (_call, { rcptTo }) => (rcptTo.some((a) => a.startsWith('reject-data-')) ? { code: 554, message: '5.7.1 Message rejected as spam' } : undefined),
+    onData: (_call, { rcptTo }) =>
+      rcptTo.some((a) => a.startsWith('reject-data-')) ? { code: 554, message: '5.7.1 Message rejected as spam' } : undefined,
   }),
 });
 
@@ -25,7 +25,8 @@ test('550 at RCPT and 554 at DATA: failed without retry, reply recorded; the res
   const startedAt = Date.now();
   const subs = await submitStream({
     scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
     count: EMAILS,
     intervalMs: 100,
     recipients: (i) => [kindOf(i) === 'ok' ? `ok-${i}@example.org` : `reject-${kindOf(i)}-${i}@example.org`],

@@ -4,7 +4,6 @@ import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { outage } from './lib/timeline';
 
-
 // Postfix's smtp-sink is killed: connections are refused for 30 s while emails keep coming,
 // then it comes back on the same port. Everything is delivered, once, soon after.
 
@@ -16,8 +15,19 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink() });
 
 test('connections refused for 30 s, then the gateway is back: all delivered once', async () => {
   const startedAt = Date.now();
-  const fault = outage(1500, DOWN_MS, () => scenario.gateway.stop(), () => scenario.gateway.start());
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 500 });
+  const fault = outage(
+    1500,
+    DOWN_MS,
+    () => scenario.gateway.stop(),
+    () => scenario.gateway.start(),
+  );
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 500,
+  });
   const recoveredAt = await fault;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

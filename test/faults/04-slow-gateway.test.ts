@@ -3,7 +3,6 @@ import { smtpSink } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
-
 // A slow gateway: smtp-sink waits 3 s before answering each final dot (-W .:3), far below the
 // attempt timeout (SMTP_ATTEMPT_TIMEOUT_MS = 10 s). A burst larger than the SMTP pool waits
 // for a free connection (25 emails, 5 connections: up to 15 s for the last). Slow is not
@@ -20,7 +19,13 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-W', '.:3']), env: { 
 
 test('3 s per message with a 10 s attempt timeout: no spurious timeout, no duplicate', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 100,
+  });
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'slow gateway (3 s per message)',

@@ -3,7 +3,6 @@ import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
-
 // The gateway drops the connection before DATA: at MAIL FROM (every other one) or at the first
 // RCPT of each recipient. Nothing was handed over, so the attempt is a plain transient failure
 // (not 'uncertain'), it is retried, and exactly one copy arrives.
@@ -22,7 +21,13 @@ const scenario = useFaultStack(SLUG, {
 
 test('connection cut at MAIL FROM / RCPT: retried, transient, exactly one copy', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 150,
+  });
   // MAIL FROM cuts stop with the stream; the first RCPT of each recipient is cut in any case.
   faulty = false;
   const report = await account(scenario.stack, scenario.gateway, subs, {

@@ -20,13 +20,21 @@ const EMAILS = 20;
 
 const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-q', '.']) });
 
-async function statuses(ids: string[]): Promise<Array<{ id: string; status: string; status_changed_by: string | null; status_reason: string | null }>> {
+async function statuses(
+  ids: string[],
+): Promise<Array<{ id: string; status: string; status_changed_by: string | null; status_reason: string | null }>> {
   return scenario.stack.sql`select id::text, status, status_changed_by, status_reason from emails where id = any(${ids}::uuid[])`;
 }
 
 test('cut after the final dot every time: two copies at most per email, then held for an operator; resumed once healed, sent', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 150,
+  });
   const ids = subs.filter((s) => s.id).map((s) => s.id!);
   expect(ids).toHaveLength(EMAILS);
 
@@ -38,7 +46,11 @@ test('cut after the final dot every time: two copies at most per email, then hel
     rows = await statuses(ids);
   }
   for (const row of rows) {
-    expect(row).toMatchObject({ status: 'paused', status_changed_by: 'herald', status_reason: expect.stringMatching(/cut the connection after the final dot 2 times: it may have been delivered/) });
+    expect(row).toMatchObject({
+      status: 'paused',
+      status_changed_by: 'herald',
+      status_reason: expect.stringMatching(/cut the connection after the final dot 2 times: it may have been delivered/),
+    });
   }
   // Held means held: nothing more goes out while nobody acts.
   await sleep(3_000);
@@ -61,7 +73,8 @@ test('cut after the final dot every time: two copies at most per email, then hel
     slug: SLUG,
     title: 'connection cut after the final dot (RFC 1047), every time',
     peer: 'smtp-sink',
-    fault: 'smtp-sink -q . (disconnect after the final dot, no reply) until the emails are held, then a normal smtp-sink and an operator resume',
+    fault:
+      'smtp-sink -q . (disconnect after the final dot, no reply) until the emails are held, then a normal smtp-sink and an operator resume',
     startedAt,
     recoveredAt,
     recoveryWindowMs: 30_000,

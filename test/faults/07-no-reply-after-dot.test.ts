@@ -3,7 +3,6 @@ import { scriptedSmtp } from './lib/gateways';
 import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
-
 // RFC 1047 window, second form: the gateway takes the message and never answers the final dot.
 // nodemailer's socket timeout (80 % of SMTP_ATTEMPT_TIMEOUT_MS) fires; the attempt is recorded
 // 'uncertain' (ETIMEDOUT after the data went out) and the message is sent again with the same
@@ -21,7 +20,13 @@ const scenario = useFaultStack(SLUG, {
 
 test('no reply after the final dot: timeout recorded uncertain, resent with the same Message-ID', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 100,
+  });
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,
     title: 'gateway never replies after the final dot (RFC 1047)',

@@ -27,7 +27,13 @@ test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates
     }
     return Date.now();
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 100 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 100,
+  });
   const recoveredAt = await kills;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

@@ -20,8 +20,19 @@ const scenario = useFaultStack(SLUG, {
 
 test('Temporal dev server SIGKILLed mid-burst, restarted on the same db file: nothing lost', async () => {
   const startedAt = Date.now();
-  const fault = outage(2000, DOWN_MS, () => scenario.stack.killTemporal(), () => scenario.stack.startTemporal());
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const fault = outage(
+    2000,
+    DOWN_MS,
+    () => scenario.stack.killTemporal(),
+    () => scenario.stack.startTemporal(),
+  );
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 150,
+  });
   const recoveredAt = await fault;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

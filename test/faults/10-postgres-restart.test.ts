@@ -22,8 +22,19 @@ const scenario = useFaultStack(SLUG, {
 
 test('PostgreSQL crashed and restarted mid-burst: nothing lost, nothing stuck', async () => {
   const startedAt = Date.now();
-  const fault = outage(2000, DOWN_MS, () => stopCluster(scenario.stack.pg, 'immediate'), () => startCluster(scenario.stack.pg));
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => scenario.stack.apiUrl, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 150 });
+  const fault = outage(
+    2000,
+    DOWN_MS,
+    () => stopCluster(scenario.stack.pg, 'immediate'),
+    () => startCluster(scenario.stack.pg),
+  );
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => scenario.stack.apiUrl,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 150,
+  });
   const recoveredAt = await fault;
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

@@ -4,7 +4,6 @@ import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { startDropProxy, type DropProxy } from './lib/tcp-proxy';
 
-
 // The API is SIGKILLed after it has stored the email and started its workflow, before its
 // answer reaches the client: a proxy in front of it swallows the response of chosen requests
 // and kills the API process as the answer starts; the API is then started again. The client
@@ -36,7 +35,13 @@ afterAll(async () => {
 
 test('API killed after starting the workflow, before answering; client retries with the same key: one email', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => proxy!.url, apiKey: scenario.stack.apiKey, count: EMAILS, intervalMs: 300 });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => proxy!.url,
+    apiKey: scenario.stack.apiKey,
+    count: EMAILS,
+    intervalMs: 300,
+  });
   await proxy!.settled();
   const report = await account(scenario.stack, scenario.gateway, subs, {
     slug: SLUG,

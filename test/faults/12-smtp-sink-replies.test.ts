@@ -5,7 +5,6 @@ import { submitStream, type Submission } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { after } from './lib/timeline';
 
-
 // The same reply faults from a real MTA's code: Postfix's smtp-sink, restarted with other flags
 // at each phase. First transient ones while a stream is sent (421 at the greeting with -Q
 // CONNECT, 451 at RCPT and at the final dot with -r and -b), then recovery: all delivered once.
@@ -35,7 +34,10 @@ test('smtp-sink: 421 / 451 for a while then recovery, then 550 at RCPT and 554 a
 
   // Permanent phases, one batch each, waited for before the next.
   const permanent: Submission[] = [];
-  for (const [i, flags] of [['-B', '550 5.1.1 No such user here', '-f', 'RCPT'], ['-B', '554 5.7.1 Message refused', '-f', '.']].entries()) {
+  for (const [i, flags] of [
+    ['-B', '550 5.1.1 No such user here', '-f', 'RCPT'],
+    ['-B', '554 5.7.1 Message refused', '-f', '.'],
+  ].entries()) {
     await scenario.gateway.start(flags);
     const batch = await submitStream({ ...base, count: BATCH, firstIndex: STREAM + i * BATCH });
     await waitForTerminal(scenario.stack, batch.map((s) => s.id!).filter(Boolean), Date.now() + 20_000);
@@ -50,7 +52,8 @@ test('smtp-sink: 421 / 451 for a while then recovery, then 550 at RCPT and 554 a
     slug: SLUG,
     title: 'Postfix smtp-sink: soft then hard rejects',
     peer: 'smtp-sink',
-    fault: 'smtp-sink -Q CONNECT (421), -r RCPT and -r . (451) for 3 s each during a stream of 12, then normal; then -f RCPT (550) and -f . (554), 5 emails each',
+    fault:
+      'smtp-sink -Q CONNECT (421), -r RCPT and -r . (451) for 3 s each during a stream of 12, then normal; then -f RCPT (550) and -f . (554), 5 emails each',
     startedAt,
     recoveredAt,
     recoveryWindowMs: 30_000,

@@ -73,11 +73,24 @@ test('the primary gateway killed under load: failover to the secondary, the brea
     upAt = Date.now();
     return upAt;
   })();
-  const subs = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: EMAILS, intervalMs: INTERVAL_MS, apiKey: stack!.apiKey });
+  const subs = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => stack!.apiUrl,
+    count: EMAILS,
+    intervalMs: INTERVAL_MS,
+    apiKey: stack!.apiKey,
+  });
   const recoveredAt = await outage;
   // Some emails once a cool-down has passed since the primary came back: the traffic returns to it.
   await sleep(COOL_DOWN_MS + 1_000);
-  const late = await submitStream({ scenario: SLUG, baseUrl: () => stack!.apiUrl, count: 10, intervalMs: INTERVAL_MS, firstIndex: EMAILS, apiKey: stack!.apiKey });
+  const late = await submitStream({
+    scenario: SLUG,
+    baseUrl: () => stack!.apiUrl,
+    count: 10,
+    intervalMs: INTERVAL_MS,
+    firstIndex: EMAILS,
+    apiKey: stack!.apiKey,
+  });
   const all = [...subs, ...late];
   const report = await account(stack!, bothGateways(), all, {
     slug: SLUG,
@@ -96,7 +109,9 @@ test('the primary gateway killed under load: failover to the secondary, the brea
   expect(report.duplicatedEmails).toBe(0);
 
   const ids = report.emails.map((e) => e.id);
-  const attempts = await stack!.sql<Array<{ email_id: string; gateway: string; outcome: string; error_code: string | null; started_at: Date }>>`
+  const attempts = await stack!.sql<
+    Array<{ email_id: string; gateway: string; outcome: string; error_code: string | null; started_at: Date }>
+  >`
     select email_id::text, gateway, outcome, error_code, started_at from delivery_attempts where email_id = any(${ids}::uuid[]) order by id`;
   const routeOf = (id: string) => attempts.filter((a) => a.email_id === id);
   const sentThrough = (gateway: string) => report.emails.filter((e) => routeOf(e.id).at(-1)?.gateway === gateway);
@@ -104,7 +119,8 @@ test('the primary gateway killed under load: failover to the secondary, the brea
     const route = routeOf(email.id);
     expect(route.at(-1)!.outcome).toBe('sent');
     // Failed attempts are connection failures on the primary, each followed by the secondary.
-    for (const a of route.slice(0, -1)) expect(a).toMatchObject({ gateway: 'primary', outcome: 'transient', error_code: expect.stringMatching(/^(ECONNECTION|ESOCKET)$/) });
+    for (const a of route.slice(0, -1))
+      expect(a).toMatchObject({ gateway: 'primary', outcome: 'transient', error_code: expect.stringMatching(/^(ECONNECTION|ESOCKET)$/) });
     if (route.length > 1) expect(route.at(-1)!.gateway).toBe('secondary');
   }
   const failedOver = report.emails.filter((e) => routeOf(e.id).length > 1);

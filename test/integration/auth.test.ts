@@ -33,13 +33,40 @@ afterAll(async () => {
 const inTwoHours = () => new Date(Date.now() + 7_200_000).toISOString();
 /** Every /v1 route, with the scope it needs and a body it would accept. */
 const routes: Array<{ name: string; method: string; path: () => string; scope: string; body?: () => unknown; ownsId: boolean }> = [
-  { name: 'POST /v1/emails', method: 'POST', path: () => '/v1/emails', scope: 'send', body: () => validEmail({ to: ['nobody@example.org'] }), ownsId: false },
+  {
+    name: 'POST /v1/emails',
+    method: 'POST',
+    path: () => '/v1/emails',
+    scope: 'send',
+    body: () => validEmail({ to: ['nobody@example.org'] }),
+    ownsId: false,
+  },
   { name: 'GET /v1/emails', method: 'GET', path: () => '/v1/emails', scope: 'read', ownsId: false },
   { name: 'GET /v1/emails/:id', method: 'GET', path: () => `/v1/emails/${scheduledId}`, scope: 'read', ownsId: true },
   { name: 'GET /v1/emails/:id/events', method: 'GET', path: () => `/v1/emails/${scheduledId}/events`, scope: 'read', ownsId: true },
-  { name: 'POST /v1/emails/:id/cancel', method: 'POST', path: () => `/v1/emails/${scheduledId}/cancel`, scope: 'operate', body: () => ({ reason: 'x' }), ownsId: true },
-  { name: 'POST /v1/emails/:id/reschedule', method: 'POST', path: () => `/v1/emails/${scheduledId}/reschedule`, scope: 'operate', body: () => ({ sendAt: inTwoHours() }), ownsId: true },
-  { name: 'POST /v1/emails/:id/send-now', method: 'POST', path: () => `/v1/emails/${scheduledId}/send-now`, scope: 'operate', ownsId: true },
+  {
+    name: 'POST /v1/emails/:id/cancel',
+    method: 'POST',
+    path: () => `/v1/emails/${scheduledId}/cancel`,
+    scope: 'operate',
+    body: () => ({ reason: 'x' }),
+    ownsId: true,
+  },
+  {
+    name: 'POST /v1/emails/:id/reschedule',
+    method: 'POST',
+    path: () => `/v1/emails/${scheduledId}/reschedule`,
+    scope: 'operate',
+    body: () => ({ sendAt: inTwoHours() }),
+    ownsId: true,
+  },
+  {
+    name: 'POST /v1/emails/:id/send-now',
+    method: 'POST',
+    path: () => `/v1/emails/${scheduledId}/send-now`,
+    scope: 'operate',
+    ownsId: true,
+  },
   { name: 'POST /v1/emails/:id/pause', method: 'POST', path: () => `/v1/emails/${scheduledId}/pause`, scope: 'operate', ownsId: true },
   { name: 'POST /v1/emails/:id/resume', method: 'POST', path: () => `/v1/emails/${scheduledId}/resume`, scope: 'operate', ownsId: true },
   { name: 'POST /v1/emails/:id/retry', method: 'POST', path: () => `/v1/emails/${scheduledId}/retry`, scope: 'operate', ownsId: true },
@@ -94,21 +121,32 @@ describe.each(routes)('$name', (route) => {
     const res = await call(route, `Bearer ${other.key}`);
     if (route.ownsId) await expectProblem(res, 404);
     else if (route.method === 'GET') expect(((await res.json()) as any).data.map((e: any) => e.id)).not.toContain(scheduledId);
-    else if (route.scope === 'send') expect((await expectProblem(res, 403)).domain).toBe('herald.test'); // not its sending domain
+    else if (route.scope === 'send')
+      expect((await expectProblem(res, 403)).domain).toBe('herald.test'); // not its sending domain
     else expect(((await res.json()) as any).ids).not.toContain(scheduledId);
     await expectUntouched();
   });
 });
 
-test('an unknown email id and another tenant\'s id answer the same 404', async () => {
-  const unknown = await expectProblem(await h.request(`/v1/emails/${randomUUID()}`, { headers: { authorization: `Bearer ${other.key}` } }), 404);
-  const foreign = await expectProblem(await h.request(`/v1/emails/${scheduledId}`, { headers: { authorization: `Bearer ${other.key}` } }), 404);
+test("an unknown email id and another tenant's id answer the same 404", async () => {
+  const unknown = await expectProblem(
+    await h.request(`/v1/emails/${randomUUID()}`, { headers: { authorization: `Bearer ${other.key}` } }),
+    404,
+  );
+  const foreign = await expectProblem(
+    await h.request(`/v1/emails/${scheduledId}`, { headers: { authorization: `Bearer ${other.key}` } }),
+    404,
+  );
   expect(foreign).toEqual(unknown);
 });
 
 test('a tenant sends only from its own domains: 403 naming the domain, nothing stored', async () => {
   const as = (body: unknown) =>
-    h.request('/v1/emails', { method: 'POST', headers: { authorization: `Bearer ${other.key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    h.request('/v1/emails', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const refused = await expectProblem(await as(validEmail({ from: 'ceo@bank.example', to: ['victim@example.org'] })), 403);
   expect(refused).toMatchObject({ type: 'https://herald.dev/problems/sender-not-allowed', domain: 'bank.example' });
   expect(refused.title).toContain('bank.example');
@@ -155,14 +193,29 @@ test('the request rate: a burst passes, then 429 with Retry-After; headers tell 
 describe('the herald CLI', () => {
   const herald = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['dist/bin/herald.js', ...args], { env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['dist/bin/herald.js', ...args],
+        { env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
     });
 
   test('creates a tenant and a key (printed alone on the last line, stored only as a hash), lists and revokes it', async () => {
     const id = `cli-${randomUUID().slice(0, 8)}`;
-    const created = await herald('tenant', 'create', id, '--name', 'CLI tenant', '--domain', 'cli.example', '--rate-per-second', '5', '--daily-quota', '10');
+    const created = await herald(
+      'tenant',
+      'create',
+      id,
+      '--name',
+      'CLI tenant',
+      '--domain',
+      'cli.example',
+      '--rate-per-second',
+      '5',
+      '--daily-quota',
+      '10',
+    );
     expect(created).toMatchObject({ code: 0 });
     expect(created.stdout).toContain('cli.example');
     const keyed = await herald('key', 'create', '--tenant', id, '--scopes', 'send,read');

@@ -193,23 +193,39 @@ describe('a campaign from upload to completion', () => {
     const bodies: any[] = [];
     const receiver = http.createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        bodies.push({ headers: req.headers, event: JSON.parse(body) });
-        res.writeHead(204).end();
-      });
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => {
+          bodies.push({ headers: req.headers, event: JSON.parse(body) });
+          res.writeHead(204).end();
+        });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     try {
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
       const hook = await json(
-        await h.request('/v1/webhooks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url, events: ['campaign.completed'] }) }),
+        await h.request('/v1/webhooks', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ url, events: ['campaign.completed'] }),
+        }),
       );
       expect(hook.status).toBe(201);
       const d = freshDomain();
       const id = await campaignOfSize(3, d);
       await post(`/v1/campaigns/${id}/start`);
-      await waitFor('completed', () => campaignOf(id), (c) => c.status === 'completed', 60_000);
-      await waitFor('the webhook', async () => bodies, (b) => b.length > 0, 30_000);
+      await waitFor(
+        'completed',
+        () => campaignOf(id),
+        (c) => c.status === 'completed',
+        60_000,
+      );
+      await waitFor(
+        'the webhook',
+        async () => bodies,
+        (b) => b.length > 0,
+        30_000,
+      );
       expect(bodies).toHaveLength(1); // only campaign.completed, not the emails' own events
       expect(bodies[0].headers['webhook-id']).toMatch(/^msg_/);
       expect(bodies[0].event).toMatchObject({

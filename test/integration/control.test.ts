@@ -434,7 +434,9 @@ describe('listing and timeline', () => {
     expect(byRecipient.data.map((e: any) => e.id)).toEqual([ids[1]]);
     const none = (await (await h.request(`/v1/emails?tag=${tag}&status=failed,cancelled`)).json()) as any;
     expect(none.data).toEqual([]);
-    const after = (await (await h.request(`/v1/emails?domain=listing.example&createdAfter=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json()) as any;
+    const after = (await (
+      await h.request(`/v1/emails?domain=listing.example&createdAfter=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)
+    ).json()) as any;
     expect(after.data).toEqual([]);
   });
 

@@ -25,8 +25,11 @@ afterAll(async () => {
 
 const herald = (...args: string[]) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['dist/bin/herald.js', ...args], { env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['dist/bin/herald.js', ...args],
+      { env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     );
   });
 
@@ -49,13 +52,19 @@ test('herald dkim set: the mail of that domain is signed, and the signature veri
   expect(name).toBe(`s2026._domainkey.${domain}`);
   expect(value).toMatch(/^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]+$/);
   expect(set.stdout + set.stderr).not.toContain('PRIVATE KEY');
-  expect((await herald('dkim', 'list', '--tenant', h.tenantId)).stdout).toMatch(new RegExp(`${domain.replace(/\./g, '\\.')}\\s+selector s2026`));
+  expect((await herald('dkim', 'list', '--tenant', h.tenantId)).stdout).toMatch(
+    new RegExp(`${domain.replace(/\./g, '\\.')}\\s+selector s2026`),
+  );
 
-  const res = await h.post(validEmail({ from: `news@${domain}`, to: ['reader@example.org'], subject: 'Signed', text: 'Signed by Herald.' }));
+  const res = await h.post(
+    validEmail({ from: `news@${domain}`, to: ['reader@example.org'], subject: 'Signed', text: 'Signed by Herald.' }),
+  );
   expect(res.status).toBe(202);
   const email = await h.waitForStatus(((await res.json()) as any).id, ['sent']);
   const [received] = h.smtp.byMessageId(email.messageId);
-  expect(received.raw.toString()).toMatch(new RegExp(`^DKIM-Signature: v=1; a=rsa-sha256;[^]*?\\bd=${domain.replace(/\./g, '\\.')}; q=dns/txt; s=s2026;`, 'm'));
+  expect(received.raw.toString()).toMatch(
+    new RegExp(`^DKIM-Signature: v=1; a=rsa-sha256;[^]*?\\bd=${domain.replace(/\./g, '\\.')}; q=dns/txt; s=s2026;`, 'm'),
+  );
 
   const verified = await dkimVerify(received.raw, { resolver: resolverFor({ name, value }) });
   expect(verified.results).toHaveLength(1);
@@ -87,15 +96,27 @@ test('herald dkim set refuses a key that is not RSA PEM, a domain the tenant doe
   const rsa = path.join(dir, 'rsa.pem');
   writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   const set = (...args: string[]) => herald('dkim', 'set', '--tenant', h.tenantId, ...args);
-  expect(await set('--domain', domain, '--selector', 's1', '--private-key-file', junk)).toMatchObject({ code: 1, stderr: expect.stringContaining('not an RSA private key') });
-  expect(await set('--domain', domain, '--selector', 's1', '--private-key-file', ed)).toMatchObject({ code: 1, stderr: expect.stringContaining('not an RSA private key') });
-  expect(await set('--domain', 'elsewhere.example', '--selector', 's1', '--private-key-file', rsa)).toMatchObject({ code: 1, stderr: expect.stringContaining('not one of tenant') });
-  expect(await set('--domain', domain, '--selector', 'bad selector', '--private-key-file', rsa)).toMatchObject({ code: 1, stderr: expect.stringContaining('not a DKIM selector') });
+  expect(await set('--domain', domain, '--selector', 's1', '--private-key-file', junk)).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('not an RSA private key'),
+  });
+  expect(await set('--domain', domain, '--selector', 's1', '--private-key-file', ed)).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('not an RSA private key'),
+  });
+  expect(await set('--domain', 'elsewhere.example', '--selector', 's1', '--private-key-file', rsa)).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('not one of tenant'),
+  });
+  expect(await set('--domain', domain, '--selector', 'bad selector', '--private-key-file', rsa)).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('not a DKIM selector'),
+  });
   expect((await set('--domain', domain)).code).toBe(2);
   expect(JSON.stringify(await h.sql`select domain from dkim_keys where tenant_id = ${h.tenantId}`)).toBe('[]');
 });
 
-test('herald tenant update --gateways sets the tenant\'s own gateways, in order; --all-gateways clears them', async () => {
+test("herald tenant update --gateways sets the tenant's own gateways, in order; --all-gateways clears them", async () => {
   const updated = await herald('tenant', 'update', h.tenantId, '--gateways', 'ses,backup');
   expect(updated.code).toBe(0);
   expect(updated.stdout).toContain('gateways: ses > backup');

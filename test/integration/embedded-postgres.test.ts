@@ -30,7 +30,9 @@ test('DATABASE_URL=embedded starts a PostgreSQL that keeps its data across a res
 
   const first = await provideDatabase(config);
   expect(first.embedded?.initialized).toBe(true);
-  expect(first.note).toMatch(/^herald: DATABASE_URL=embedded: started an embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*\/postgres \(created now\)$/);
+  expect(first.note).toMatch(
+    /^herald: DATABASE_URL=embedded: started an embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*\/postgres \(created now\)$/,
+  );
   expect(first.url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/herald$/);
   let sql = postgres(first.url, { max: 1, onnotice: () => {} });
   expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);

@@ -36,12 +36,64 @@ async function tenantRows() {
 
 // ------------------------------------------------------------------ values a careful attacker tries
 const NASTY = [
-  '', ' ', '\u0000', 'a\u0000b', '\r\n', 'x\r\nBcc: v@example.org', '\n', '\u2028', '\u2029', '\u0085', '\u000b', '\u000c', '\u001b', '\u007f',
-  '\ud800', '\udfff', 'a\ud83d', '\u202e', '\u200b', '\ufeff', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '+275760-09-13T00:00:00Z',
-  '2030-02-30T00:00:00Z', '2030-01-01T00:00:00Z', 'a@b', 'a..b@example.org', 'alice@example.org', 'alice@bücher.example', 'a@[127.0.0.1]',
-  '"a"@example.org', '.', '..', '../../etc/passwd', '%00', '%ZZ', '{}', '[]', 'null', '-1', '1e400', 'NaN', "' or 1=1 --", '<script>',
-  'Received', 'DKIM-Signature', 'Content-Type', 'X-Fuzz', 'tags', '__proto__', 'constructor', 'x'.repeat(1000), '\u00e9'.repeat(300),
-  'YQ==', '***', 'queued,bogus', 'text/plain', 'a/b/c',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\r\n',
+  'x\r\nBcc: v@example.org',
+  '\n',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\u000b',
+  '\u000c',
+  '\u001b',
+  '\u007f',
+  '\ud800',
+  '\udfff',
+  'a\ud83d',
+  '\u202e',
+  '\u200b',
+  '\ufeff',
+  '0000-01-01T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '+275760-09-13T00:00:00Z',
+  '2030-02-30T00:00:00Z',
+  '2030-01-01T00:00:00Z',
+  'a@b',
+  'a..b@example.org',
+  'alice@example.org',
+  'alice@bücher.example',
+  'a@[127.0.0.1]',
+  '"a"@example.org',
+  '.',
+  '..',
+  '../../etc/passwd',
+  '%00',
+  '%ZZ',
+  '{}',
+  '[]',
+  'null',
+  '-1',
+  '1e400',
+  'NaN',
+  "' or 1=1 --",
+  '<script>',
+  'Received',
+  'DKIM-Signature',
+  'Content-Type',
+  'X-Fuzz',
+  'tags',
+  '__proto__',
+  'constructor',
+  'x'.repeat(1000),
+  '\u00e9'.repeat(300),
+  'YQ==',
+  '***',
+  'queued,bogus',
+  'text/plain',
+  'a/b/c',
 ];
 const nasty = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...NASTY) },
@@ -73,9 +125,32 @@ const BASE = () =>
     metadata: { tags: ['t'], customer: 'c' },
   });
 const EMAIL_PATHS = [
-  'from', 'from.email', 'from.name', 'to', 'to.0', 'cc.0.email', 'cc.0.name', 'bcc', 'replyTo', 'subject', 'text', 'html', 'headers',
-  'headers.X-Order', 'headers.*', 'attachments', 'attachments.0', 'attachments.0.filename', 'attachments.0.content',
-  'attachments.0.contentType', 'metadata', 'metadata.tags', 'metadata.tags.0', 'metadata.*', 'sendAt', '*',
+  'from',
+  'from.email',
+  'from.name',
+  'to',
+  'to.0',
+  'cc.0.email',
+  'cc.0.name',
+  'bcc',
+  'replyTo',
+  'subject',
+  'text',
+  'html',
+  'headers',
+  'headers.X-Order',
+  'headers.*',
+  'attachments',
+  'attachments.0',
+  'attachments.0.filename',
+  'attachments.0.content',
+  'attachments.0.contentType',
+  'metadata',
+  'metadata.tags',
+  'metadata.tags.0',
+  'metadata.*',
+  'sendAt',
+  '*',
 ];
 function setPath(target: any, path: string, key: string, v: unknown): void {
   const parts = path.split('.').map((p) => (p === '*' ? key : p));
@@ -86,17 +161,25 @@ function setPath(target: any, path: string, key: string, v: unknown): void {
   }
   at[parts.at(-1)!] = v;
 }
-const editedEmail = fc.array(fc.tuple(fc.constantFrom(...EMAIL_PATHS), nasty, fc.oneof(nasty, value)), { minLength: 0, maxLength: 3 }).map((edits) => {
-  const body = BASE();
-  for (const [path, key, v] of edits) setPath(body, path, key, v);
-  return JSON.stringify(body);
-});
+const editedEmail = fc
+  .array(fc.tuple(fc.constantFrom(...EMAIL_PATHS), nasty, fc.oneof(nasty, value)), { minLength: 0, maxLength: 3 })
+  .map((edits) => {
+    const body = BASE();
+    for (const [path, key, v] of edits) setPath(body, path, key, v);
+    return JSON.stringify(body);
+  });
 const controlBody = fc.oneof(
   fc.record({ reason: fc.oneof(nasty, value) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
   fc.record({ sendAt: fc.oneof(nasty, value), reason: nasty }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
-  fc.record({ filter: fc.dictionary(fc.constantFrom('recipient', 'domain', 'tag', 'createdAfter', 'createdBefore', 'status', 'x'), nasty), limit: value }, { requiredKeys: [] }).map((b) =>
-    JSON.stringify(b),
-  ),
+  fc
+    .record(
+      {
+        filter: fc.dictionary(fc.constantFrom('recipient', 'domain', 'tag', 'createdAfter', 'createdBefore', 'status', 'x'), nasty),
+        limit: value,
+      },
+      { requiredKeys: [] },
+    )
+    .map((b) => JSON.stringify(b)),
 );
 const body = fc.oneof(
   { weight: 5, arbitrary: editedEmail },
@@ -108,10 +191,22 @@ const body = fc.oneof(
 
 // ------------------------------------------------------------------ query strings and paths
 /** Percent-encodes any string, lone surrogates included (as their UTF-8 replacement), or leaves it raw. */
-const encoded = (s: string) => [...Buffer.from(s)].map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+const encoded = (s: string) =>
+  [...Buffer.from(s)]
+    .map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`))
+    .join('');
 const queryPart = fc.oneof(nasty.map(encoded), fc.constantFrom('%', '%E0%A4%A', '%FF', '%00', '+', '&&', '=='));
 const query = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom('status', 'recipient', 'domain', 'tag', 'createdAfter', 'createdBefore', 'limit', 'cursor'), nasty.map(encoded)), queryPart), { maxLength: 4 })
+  .array(
+    fc.tuple(
+      fc.oneof(
+        fc.constantFrom('status', 'recipient', 'domain', 'tag', 'createdAfter', 'createdBefore', 'limit', 'cursor'),
+        nasty.map(encoded),
+      ),
+      queryPart,
+    ),
+    { maxLength: 4 },
+  )
   .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''));
 const emailId = fc.oneof(
   fc.integer({ min: 0, max: 2 }).map((i) => scheduled[i]),
@@ -124,21 +219,46 @@ const path = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(emailId, fc.constantFrom(...ACTIONS)).map(([id, action]) => `/v1/emails/${id}/${action}`) },
   { weight: 1, arbitrary: emailId.map((id) => `/v1/emails/${id}`) },
   { weight: 1, arbitrary: fc.constant('/v1/emails/retry') },
-  { weight: 1, arbitrary: fc.constantFrom('/openapi.json', '/docs', '/healthz', '/docs/assets/..%2f..%2fpackage.json', '/v1', '/v2/emails', '/') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('/openapi.json', '/docs', '/healthz', '/docs/assets/..%2f..%2fpackage.json', '/v1', '/v2/emails', '/'),
+  },
 );
 
 // ------------------------------------------------------------------ headers
-const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/merge-patch+json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16'];
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/merge-patch+json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=utf-16',
+];
 const headers = fc.record(
   {
-    contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json') }, fc.constantFrom(...CONTENT_TYPES), fc.string({ unit: 'binary-ascii', maxLength: 40 })),
+    contentType: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('application/json') },
+      fc.constantFrom(...CONTENT_TYPES),
+      fc.string({ unit: 'binary-ascii', maxLength: 40 }),
+    ),
     idempotencyKey: fc.oneof(fc.uuid(), fc.string({ unit: 'binary-ascii', maxLength: 300 }), fc.constantFrom('', ' ', 'caf\u00e9')),
-    auth: fc.oneof({ weight: 9, arbitrary: fc.constant('key') }, fc.constantFrom('', 'Bearer ', 'Bearer hk_x', 'Basic eA=='), fc.string({ unit: 'binary-ascii', maxLength: 60 })),
+    auth: fc.oneof(
+      { weight: 9, arbitrary: fc.constant('key') },
+      fc.constantFrom('', 'Bearer ', 'Bearer hk_x', 'Basic eA=='),
+      fc.string({ unit: 'binary-ascii', maxLength: 60 }),
+    ),
   },
   { requiredKeys: ['auth'] },
 );
 
-const request = fc.record({ method: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('POST', 'GET') }, fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD')), path, query, body, headers });
+const request = fc.record({
+  method: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('POST', 'GET') }, fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD')),
+  path,
+  query,
+  body,
+  headers,
+});
 type FuzzRequest = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
 /** The Headers API refuses some values (control characters): such a request cannot be sent at all. */

@@ -91,7 +91,9 @@ test(`offered ${OFFERED}/s to a gateway limited to ${RATE}/s, two worker process
   for (const id of ids) {
     const history = await h.client.workflow.getHandle(`email-${id}`).fetchHistory();
     const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendEmail');
-    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name)).toEqual([gatewayTaskQueue(h.taskQueue, 'limited')]);
+    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name)).toEqual([
+      gatewayTaskQueue(h.taskQueue, 'limited'),
+    ]);
     for (const e of history.events!) {
       const identity = e.activityTaskStartedEventAttributes?.identity;
       if (identity) identities.set(identity, (identities.get(identity) ?? 0) + 1);

@@ -68,7 +68,12 @@ test('the primary refuses connections: delivered through the secondary, each att
   await primary().stop();
   const email = await h.waitForStatus(await submit('failover@example.org'), ['sent']);
   expect(email.attempts).toEqual([
-    expect.objectContaining({ attempt: 1, gateway: 'primary', outcome: 'transient', errorCode: expect.stringMatching(/^(ECONNECTION|ESOCKET)$/) }),
+    expect.objectContaining({
+      attempt: 1,
+      gateway: 'primary',
+      outcome: 'transient',
+      errorCode: expect.stringMatching(/^(ECONNECTION|ESOCKET)$/),
+    }),
     expect.objectContaining({ attempt: 2, gateway: 'secondary', outcome: 'sent', smtpCode: 250 }),
   ]);
   // The gateway's address is not the tenant's to read.
@@ -130,7 +135,10 @@ test('the bound on copies: a gateway that cuts after the final dot gets one rese
   const id = await submit('cut-after-dot@example.org');
   const held = await h.waitForStatus(id, ['paused']);
   expect(route(held)).toEqual(['primary:uncertain', 'primary:uncertain', 'secondary:uncertain', 'secondary:uncertain']);
-  expect(held).toMatchObject({ statusChangedBy: 'herald', statusReason: expect.stringMatching(/may have been delivered; resume to send it again, or cancel it/) });
+  expect(held).toMatchObject({
+    statusChangedBy: 'herald',
+    statusReason: expect.stringMatching(/may have been delivered; resume to send it again, or cancel it/),
+  });
   // Held: nothing more is tried.
   await sleep(1_500);
   expect((await h.getEmail(id)).attempts).toHaveLength(4);

@@ -119,7 +119,12 @@ for (const [what, address] of sample) {
 }
 add('to: more than 100', () => postEmail(validEmail({ to: Array.from({ length: 101 }, (_, i) => `r${i}@hostile.test`) })), 400, 'to');
 add('cc: more than 100', () => postEmail(validEmail({ cc: Array.from({ length: 101 }, (_, i) => `r${i}@hostile.test`) })), 400, 'cc');
-add('replyTo: more than 10', () => postEmail(validEmail({ replyTo: Array.from({ length: 11 }, (_, i) => `r${i}@hostile.test`) })), 400, 'replyTo');
+add(
+  'replyTo: more than 10',
+  () => postEmail(validEmail({ replyTo: Array.from({ length: 11 }, (_, i) => `r${i}@hostile.test`) })),
+  400,
+  'replyTo',
+);
 add('to: not a list', () => postEmail(validEmail({ to: 'alice@hostile.test' })), 400, 'to');
 add('to: a number', () => postEmail(validEmail({ to: [42] })), 400, 'to.0');
 add('from: an unknown key in the object', () => postEmail(validEmail({ from: { email: 'a@example.org', admin: true } })), 400, 'from');
@@ -170,10 +175,36 @@ add('display name over 200', () => postEmail(validEmail({ from: { email: 'a@exam
 
 // ---------------------------------------------------------------- custom headers
 const RESERVED = [
-  'From', 'To', 'Cc', 'Bcc', 'Reply-To', 'Subject', 'Message-ID', 'Date', 'MIME-Version', 'Sender', 'Return-Path',
-  'Received', 'received', 'RECEIVED', 'DKIM-Signature', 'DomainKey-Signature', 'ARC-Seal', 'ARC-Message-Signature',
-  'ARC-Authentication-Results', 'Authentication-Results', 'Received-SPF', 'Resent-From', 'Resent-To', 'Resent-Date',
-  'Resent-Message-ID', 'Content-Type', 'Content-Transfer-Encoding', 'Content-Disposition', 'Content-ID', 'Delivered-To',
+  'From',
+  'To',
+  'Cc',
+  'Bcc',
+  'Reply-To',
+  'Subject',
+  'Message-ID',
+  'Date',
+  'MIME-Version',
+  'Sender',
+  'Return-Path',
+  'Received',
+  'received',
+  'RECEIVED',
+  'DKIM-Signature',
+  'DomainKey-Signature',
+  'ARC-Seal',
+  'ARC-Message-Signature',
+  'ARC-Authentication-Results',
+  'Authentication-Results',
+  'Received-SPF',
+  'Resent-From',
+  'Resent-To',
+  'Resent-Date',
+  'Resent-Message-ID',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-Disposition',
+  'Content-ID',
+  'Delivered-To',
   'X-Original-To',
 ];
 for (const name of RESERVED) add(`header ${name}`, () => postEmail(validEmail({ headers: { [name]: 'x' } })), 400, `headers.${name}`);
@@ -184,8 +215,18 @@ add('header name over 76', () => postEmail(validEmail({ headers: { [`X-${'a'.rep
 add('header name non-ASCII', () => postEmail(validEmail({ headers: { 'X-Ordér': 'x' } })), 400, 'headers.X-Ordér');
 add('header name with NUL', () => postEmail(validEmail({ headers: { 'X-\u0000': 'x' } })), 400, 'headers.X-\u0000');
 add('header name with CRLF', () => postEmail(validEmail({ headers: { 'X-A\r\nBcc': 'x' } })), 400, 'headers.X-A\r\nBcc');
-add('the same header twice, in two cases', () => postEmail(validEmail({ headers: { 'X-Order': '1', 'x-order': '2' } })), 400, 'headers.x-order');
-add('51 headers', () => postEmail(validEmail({ headers: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`X-H${i}`, 'v'])) })), 400, 'headers');
+add(
+  'the same header twice, in two cases',
+  () => postEmail(validEmail({ headers: { 'X-Order': '1', 'x-order': '2' } })),
+  400,
+  'headers.x-order',
+);
+add(
+  '51 headers',
+  () => postEmail(validEmail({ headers: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`X-H${i}`, 'v'])) })),
+  400,
+  'headers',
+);
 add('header value over 998', () => postEmail(validEmail({ headers: { 'X-Long': 'v'.repeat(999) } })), 400, 'headers.X-Long');
 add('header value a number', () => postEmail(validEmail({ headers: { 'X-Num': 1 } })), 400, 'headers.X-Num');
 add('headers a list', () => postEmail(validEmail({ headers: ['X-A: b'] })), 400, 'headers');
@@ -218,13 +259,33 @@ add('contentType multipart/mixed', () => postEmail(att({ contentType: 'multipart
 add('contentType with a parameter', () => postEmail(att({ contentType: 'text/plain; charset=utf-8' })), 400, 'attachments.0.contentType');
 add('contentType over 255', () => postEmail(att({ contentType: `text/${'x'.repeat(256)}` })), 400, 'attachments.0.contentType');
 add('an unknown attachment key', () => postEmail(att({ path: '/etc/passwd' })), 400, 'attachments.0');
-add('51 attachments', () => postEmail(validEmail({ attachments: Array.from({ length: 51 }, (_, i) => ({ filename: `a${i}.txt`, content: 'YQ==' })) })), 400, 'attachments');
-add('attachments over the message size', () => postEmail(att({ content: Buffer.alloc(MAX_MESSAGE_BYTES + 1).toString('base64') })), 400, 'attachments');
+add(
+  '51 attachments',
+  () => postEmail(validEmail({ attachments: Array.from({ length: 51 }, (_, i) => ({ filename: `a${i}.txt`, content: 'YQ==' })) })),
+  400,
+  'attachments',
+);
+add(
+  'attachments over the message size',
+  () => postEmail(att({ content: Buffer.alloc(MAX_MESSAGE_BYTES + 1).toString('base64') })),
+  400,
+  'attachments',
+);
 add('attachments not a list', () => postEmail(validEmail({ attachments: { filename: 'a.txt', content: 'YQ==' } })), 400, 'attachments');
 
 // ---------------------------------------------------------------- metadata
-add('metadata: 51 keys', () => postEmail(validEmail({ metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) })), 400, 'metadata');
-add('metadata: over 16 KiB in all', () => postEmail(validEmail({ metadata: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v'.repeat(1000)])) })), 400, 'metadata');
+add(
+  'metadata: 51 keys',
+  () => postEmail(validEmail({ metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) })),
+  400,
+  'metadata',
+);
+add(
+  'metadata: over 16 KiB in all',
+  () => postEmail(validEmail({ metadata: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v'.repeat(1000)])) })),
+  400,
+  'metadata',
+);
 add('metadata: a key over 100', () => postEmail(validEmail({ metadata: { ['k'.repeat(101)]: 1 } })), 400, `metadata.${'k'.repeat(101)}`);
 add('metadata: an empty key', () => postEmail(validEmail({ metadata: { '': 1 } })), 400, 'metadata.');
 add('metadata: a key with NUL', () => postEmail(validEmail({ metadata: { 'a\u0000': 1 } })), 400, 'metadata.a\u0000');
@@ -273,13 +334,31 @@ add('single quotes', () => postEmail("{'subject':'x'}"), 400);
 // Within the body limit, but built to make validation do a lot of work (the JSON shape bound).
 add('nested 30 000 levels deep', () => postEmail(`{"metadata":{"k":${'['.repeat(30_000)}${']'.repeat(30_000)}}}`), 400);
 add('30 000 values in a list', () => postEmail(`{"to":[${Array(30_000).fill('1').join(',')}]}`), 400);
-add('10 000 metadata keys', () => postEmail(json(validEmail({ metadata: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 1])) }))), 400, 'metadata');
-add('10 000 header names', () => postEmail(json(validEmail({ headers: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`X-${i}`, 'v'])) }))), 400, 'headers');
+add(
+  '10 000 metadata keys',
+  () => postEmail(json(validEmail({ metadata: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 1])) }))),
+  400,
+  'metadata',
+);
+add(
+  '10 000 header names',
+  () => postEmail(json(validEmail({ headers: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`X-${i}`, 'v'])) }))),
+  400,
+  'headers',
+);
 add('30 000 empty attachments', () => postEmail(json(validEmail({ attachments: Array(30_000).fill({}) }))), 400);
 add('10 000 bad recipients', () => postEmail(json(validEmail({ to: Array(10_000).fill('x') }))), 400, 'to');
-add('body over the transport limit', () => postEmail(validEmail({ text: 'x'.repeat(Math.ceil(MAX_MESSAGE_BYTES * 1.4) + 128 * 1024) })), 413);
+add(
+  'body over the transport limit',
+  () => postEmail(validEmail({ text: 'x'.repeat(Math.ceil(MAX_MESSAGE_BYTES * 1.4) + 128 * 1024) })),
+  413,
+);
 for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/json']) {
-  add(`content type ${type}`, () => h.request('/v1/emails', { method: 'POST', headers: { 'content-type': type }, body: json(validEmail()) }), 415);
+  add(
+    `content type ${type}`,
+    () => h.request('/v1/emails', { method: 'POST', headers: { 'content-type': type }, body: json(validEmail()) }),
+    415,
+  );
 }
 add('no content type', () => h.request('/v1/emails', { method: 'POST', body: json(validEmail()) }), 415);
 add('Idempotency-Key with spaces', () => postEmail(validEmail(), { 'idempotency-key': 'has spaces' }), 400, 'Idempotency-Key');
@@ -351,7 +430,8 @@ for (const name of ['cancel', 'send-now', 'pause', 'resume']) {
   add(`${name}: body over 64 KiB`, () => control(name, { reason: 'r'.repeat(70_000) }), 413);
   add(`${name}: nested 20 000 levels deep`, () => control(name, `{"reason":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), 400);
 }
-for (const [what, body, field] of BAD_REASONS) add(`reschedule: ${what}`, () => control('reschedule', { sendAt: inAnHour(), ...(body as object) }), 400, field);
+for (const [what, body, field] of BAD_REASONS)
+  add(`reschedule: ${what}`, () => control('reschedule', { sendAt: inAnHour(), ...(body as object) }), 400, field);
 for (const [what, sendAt] of BAD_SEND_AT) add(`reschedule: sendAt ${what}`, () => control('reschedule', { sendAt }), 400, 'sendAt');
 add('reschedule: no sendAt', () => control('reschedule', {}), 400, 'sendAt');
 add('reschedule: text/plain', () => control('reschedule', { sendAt: inAnHour() }, { 'content-type': 'text/plain' }), 415);
@@ -379,7 +459,13 @@ add('bulk retry: body over 64 KiB', () => postTo('/v1/emails/retry', { filter: {
 
 // ---------------------------------------------------------------- who asks
 const unauthenticated = (authorization?: string) => () =>
-  Promise.resolve(h.app.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: json(validEmail()) }));
+  Promise.resolve(
+    h.app.request('/v1/emails', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      body: json(validEmail()),
+    }),
+  );
 add('no key', unauthenticated(), 401);
 add('a key with a NUL-like escape', unauthenticated('Bearer hk_\\u0000'), 401);
 add('a key of 4 000 characters', unauthenticated(`Bearer hk_${'a'.repeat(4000)}`), 401);
@@ -396,7 +482,11 @@ test.each(cases.map((c) => [c.name, c] as const))('%s: 4xx problem+json, nothing
   const body = (await res.json()) as any;
   expect({ status: res.status, body }).toMatchObject({ status: c.status });
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(body).toMatchObject({ status: c.status, type: expect.stringMatching(/^https:\/\/herald\.dev\/problems\//), title: expect.any(String) });
+  expect(body).toMatchObject({
+    status: c.status,
+    type: expect.stringMatching(/^https:\/\/herald\.dev\/problems\//),
+    title: expect.any(String),
+  });
   if (c.field) expect(body.errors.map((e: { field: string }) => e.field)).toContain(c.field);
   expect(await tenantRows()).toEqual(before);
   expect(h.smtp.rcptCalls.length).toBe(sentBefore);

@@ -17,14 +17,27 @@ const apis: Array<{ child: ChildProcess; exited: Promise<unknown>; url: string }
 async function startApi(): Promise<string> {
   const port = await freePort();
   const child = spawn(process.execPath, [API], {
-    env: { ...process.env, DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL, TEMPORAL_ADDRESS: process.env.HERALD_TEST_TEMPORAL_ADDRESS, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: process.env.HERALD_TEST_DATABASE_URL,
+      TEMPORAL_ADDRESS: process.env.HERALD_TEST_TEMPORAL_ADDRESS,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const url = `http://127.0.0.1:${port}`;
   apis.push({ child, exited, url });
   for (let i = 0; i < 100; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return url;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return url;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the API process did not start');
@@ -43,7 +56,9 @@ test('two API processes together let a tenant through its burst and no more (429
   // 6 requests at once, then one every 100 s: nothing refills during the test.
   await admin.createTenant(tenantId, { name: 'shared limits', sendingDomains: ['shared.example'], ratePerSecond: 0.01, burst: 6 });
   const { key } = await admin.createKey(tenantId, ['read']);
-  const requests = Array.from({ length: 20 }, (_, i) => fetch(`${i % 2 ? a : b}/v1/emails`, { headers: { authorization: `Bearer ${key}` } }));
+  const requests = Array.from({ length: 20 }, (_, i) =>
+    fetch(`${i % 2 ? a : b}/v1/emails`, { headers: { authorization: `Bearer ${key}` } }),
+  );
   const statuses = (await Promise.all(requests)).map((r) => r.status);
   expect(statuses.filter((s) => s === 200)).toHaveLength(6);
   expect(statuses.filter((s) => s === 429)).toHaveLength(14);

@@ -61,11 +61,21 @@ test("a request id is followed from the API's lines into the worker's, with the 
   });
   // The workflow's own lines (from the workflow logger, inside the sandbox) carry it too; the SDK's
   // "Workflow started" comes before the start's header is read, and names the email and tenant.
-  expect(ofRequest.find((l) => l.msg === 'Workflow completed')).toMatchObject({ workflowId, workflowType: 'deliverEmail', emailId: id, tenantId: h.tenantId });
-  expect(lines.find((l) => l.msg === 'Workflow started' && l.workflowId === workflowId)).toMatchObject({ emailId: id, tenantId: h.tenantId });
+  expect(ofRequest.find((l) => l.msg === 'Workflow completed')).toMatchObject({
+    workflowId,
+    workflowType: 'deliverEmail',
+    emailId: id,
+    tenantId: h.tenantId,
+  });
+  expect(lines.find((l) => l.msg === 'Workflow started' && l.workflowId === workflowId)).toMatchObject({
+    emailId: id,
+    tenantId: h.tenantId,
+  });
   // Every line about this email names it, its tenant and its workflow (the SDK's debug "Activity
   // started", logged before the activity's header is read, has the workflow id alone).
-  const aboutEmail = lines.filter((l) => (l.emailId === id || l.workflowId === workflowId || JSON.stringify(l).includes(id)) && l.msg !== 'Activity started');
+  const aboutEmail = lines.filter(
+    (l) => (l.emailId === id || l.workflowId === workflowId || JSON.stringify(l).includes(id)) && l.msg !== 'Activity started',
+  );
   expect(aboutEmail.map((l) => l.msg)).toEqual(expect.arrayContaining(['email accepted', 'request', 'SMTP attempt']));
   for (const line of aboutEmail) expect(line).toMatchObject({ emailId: id, tenantId: h.tenantId, workflowId });
   // One format: pino's JSON, a time, a level and a message on every line.

@@ -68,18 +68,27 @@ test('a status write PostgreSQL refuses fails once, and the delivery ends visibl
   // ...and its write is refused once, not retried forever: the run fails, saying why.
   const failure = await handle(id)
     .result()
-    .then(() => undefined, (err) => err);
+    .then(
+      () => undefined,
+      (err) => err,
+    );
   expect(failure).toBeInstanceOf(WorkflowFailedError);
   expect(String(failure.cause?.message)).toContain('SQLSTATE 23514');
   const history = await handle(id).fetchHistory();
-  const refusedWrites = history.events!.filter((e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === STATUS_WRITE_REFUSED);
+  const refusedWrites = history.events!.filter(
+    (e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === STATUS_WRITE_REFUSED,
+  );
   expect(refusedWrites).toHaveLength(1);
   expect((await handle(id).describe()).status.name).toBe('FAILED');
 });
 
 /** One gateway (the harness's scripted server) and its breaker, as the worker wires them. */
 const gatewayDeps = () => ({
-  transports: createTransportRegistry({ gateways: [{ name: 'default', url: h.smtp.url, priority: 0 }], maxConnections: 1, attemptTimeoutMs: 1000 }),
+  transports: createTransportRegistry({
+    gateways: [{ name: 'default', url: h.smtp.url, priority: 0 }],
+    maxConnections: 1,
+    attemptTimeoutMs: 1000,
+  }),
   breakers: createBreakers({ failures: 5, coolDownMs: 30_000 }),
 });
 
@@ -89,11 +98,17 @@ describe('the status-write activities', () => {
     const activities = createActivities({ sql: h.sql, ...gatewayDeps() });
     const refusal = await activities
       .recordChange(id, { event: 'email.rescheduled', actor: 'ops', sendAt: '0000-01-01T00:00:00Z', status: 'scheduled' })
-      .then(() => undefined, (err) => err);
+      .then(
+        () => undefined,
+        (err) => err,
+      );
     expect(refusal).toBeInstanceOf(ApplicationFailure);
     expect(refusal).toMatchObject({ type: STATUS_WRITE_REFUSED, nonRetryable: true });
     expect(refusal.message).toContain('SQLSTATE 22008');
-    const nul = await activities.cancelEmail(id, 'ops', 'bye\u0000').then(() => undefined, (err) => err);
+    const nul = await activities.cancelEmail(id, 'ops', 'bye\u0000').then(
+      () => undefined,
+      (err) => err,
+    );
     expect(nul).toMatchObject({ type: STATUS_WRITE_REFUSED, nonRetryable: true });
     await h.request(`/v1/emails/${id}/cancel`, { method: 'POST' });
   });
@@ -102,7 +117,10 @@ describe('the status-write activities', () => {
     const down = createSql('postgres://postgres@127.0.0.1:1/herald', 1);
     try {
       const activities = createActivities({ sql: down, ...gatewayDeps() });
-      const err = await activities.recordChange('00000000-0000-4000-8000-000000000000', { event: 'email.paused', actor: 'ops' }).then(() => undefined, (e) => e);
+      const err = await activities.recordChange('00000000-0000-4000-8000-000000000000', { event: 'email.paused', actor: 'ops' }).then(
+        () => undefined,
+        (e) => e,
+      );
       expect(err).toMatchObject({ code: 'ECONNREFUSED' });
       expect(err instanceof ApplicationFailure).toBe(false);
     } finally {

@@ -52,7 +52,9 @@ function validateWithStandardValidator(document: unknown): Promise<{ valid: bool
 }
 
 const operations = () =>
-  Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([p, methods]) => Object.entries(methods).map(([method, op]) => ({ path: p, method, op })));
+  Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([p, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({ path: p, method, op })),
+  );
 
 test('the document is valid OpenAPI 3.1 for a standard validator', async () => {
   expect(doc.openapi).toBe('3.1.0');
@@ -60,7 +62,11 @@ test('the document is valid OpenAPI 3.1 for a standard validator', async () => {
 });
 
 test('it lists every route the app serves', () => {
-  expect(operations().map((o) => `${o.method.toUpperCase()} ${o.path}`).sort()).toEqual(
+  expect(
+    operations()
+      .map((o) => `${o.method.toUpperCase()} ${o.path}`)
+      .sort(),
+  ).toEqual(
     [
       'GET /healthz',
       'GET /readyz',
@@ -109,7 +115,8 @@ test('every /v1 route has the security scheme and its errors as problem+json; a 
     expect({ p, statuses }).toEqual({ p, statuses: expect.arrayContaining(['401', '403', '429']) });
     if (op.requestBody) expect({ p, statuses }).toEqual({ p, statuses: expect.arrayContaining(['400', '413', '415']) });
     for (const [status, response] of Object.entries(op.responses as Record<string, any>)) {
-      if (Number(status) >= 400) expect(response.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+      if (Number(status) >= 400)
+        expect(response.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
     }
   }
 });
@@ -140,24 +147,37 @@ function problemCodes(): string[] {
 
 test('every error code is documented, in the document (but internal-error) and in the README', () => {
   const codes = problemCodes();
-  expect(codes).toEqual(expect.arrayContaining(['validation-error', 'json-too-complex', 'not-found', 'sender-not-allowed', 'temporal-unavailable']));
+  expect(codes).toEqual(
+    expect.arrayContaining(['validation-error', 'json-too-complex', 'not-found', 'sender-not-allowed', 'temporal-unavailable']),
+  );
   const text = JSON.stringify(doc);
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   for (const code of codes) {
-    if (code !== 'internal-error' && code !== 'http-error') expect({ code, inDocument: text.includes(code) }).toEqual({ code, inDocument: true });
+    if (code !== 'internal-error' && code !== 'http-error')
+      expect({ code, inDocument: text.includes(code) }).toEqual({ code, inDocument: true });
     expect({ code, inReadme: readme.includes(`\`${code}\``) }).toEqual({ code, inReadme: true });
   }
 });
 
 test('/docs renders the API in a headless Chromium, offline: POST /v1/emails is on the page', async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/ensure-chromium.sh (Debian's chromium package), or set HERALD_CHROMIUM`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}: run scripts/ensure-chromium.sh (Debian's chromium package), or set HERALD_CHROMIUM`,
+    );
   }
   const profile = mkdtempSync(path.join(tmpdir(), 'herald-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   const elsewhere: string[] = [];
   const problems: string[] = [];

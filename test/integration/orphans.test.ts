@@ -76,7 +76,11 @@ test('a row the sweep cannot start is skipped and recorded; the rows behind it a
   const plain = await orphan('plain-orphan@example.org', randomUUID());
 
   const sweep = () =>
-    h.client.workflow.execute('sweepOrphans', { taskQueue: h.taskQueue, workflowId: `sweep-${randomUUID()}`, args: [{ graceMs: 60_000, limit: 100 }] });
+    h.client.workflow.execute('sweepOrphans', {
+      taskQueue: h.taskQueue,
+      workflowId: `sweep-${randomUUID()}`,
+      args: [{ graceMs: 60_000, limit: 100 }],
+    });
   expect(await sweep()).toMatchObject({ started: 2, skipped: 1 });
   await h.waitForStatus(tagged, ['sent']);
   await h.waitForStatus(plain, ['sent']);
@@ -90,7 +94,8 @@ test('a row the sweep cannot start is skipped and recorded; the rows behind it a
   expect((await h.getEmail(refused)).status).toBe('queued');
   // Left alone for a while: the next sweep neither retries nor records it again.
   expect(await sweep()).toMatchObject({ skipped: 0 });
-  const [{ count }] = await h.sql`select count(*)::int as count from email_events where email_id = ${refused} and type = 'email.recovery_failed'`;
+  const [{ count }] =
+    await h.sql`select count(*)::int as count from email_events where email_id = ${refused} and type = 'email.recovery_failed'`;
   expect(count).toBe(1);
   await h.sql`delete from emails where id = ${refused}`;
 });

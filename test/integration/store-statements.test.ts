@@ -91,15 +91,28 @@ async function usage(tenantId: string): Promise<number> {
 test('an email stored in one statement (no attachments) has the same rows as one stored in a transaction', async () => {
   const tenantId = await tenant();
   const single = newEmail(tenantId);
-  const inTransaction = newEmail(tenantId, { attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: Buffer.from([0, 1, 255]) }] });
+  const inTransaction = newEmail(tenantId, {
+    attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: Buffer.from([0, 1, 255]) }],
+  });
   const keyed = newEmail(tenantId, { idempotencyKey: randomUUID() });
   for (const email of [single, inTransaction, keyed]) {
-    expect(await emails.insert(email)).toEqual({ id: email.id, status: 'scheduled', workflowId: email.workflowId, requestHash: 'hash', sendAt: email.sendAt, created: true });
+    expect(await emails.insert(email)).toEqual({
+      id: email.id,
+      status: 'scheduled',
+      workflowId: email.workflowId,
+      requestHash: 'hash',
+      sendAt: email.sendAt,
+      created: true,
+    });
   }
   const [a, b, c] = await Promise.all([stored(single.id), stored(inTransaction.id), stored(keyed.id)]);
   expect(a.email).toMatchObject({ status: 'scheduled', ownWorkflow: true, source: 'api', tags: ['orders'], idempotencyKey: null });
   // a@ is both to and cc: one recipient.
-  expect(a.recipients.map((r) => `${r.address}:${r.domain}:${r.status}`)).toEqual(['a@example.org:example.org:pending', 'b@example.org:example.org:pending', 'c@example.net:example.net:pending']);
+  expect(a.recipients.map((r) => `${r.address}:${r.domain}:${r.status}`)).toEqual([
+    'a@example.org:example.org:pending',
+    'b@example.org:example.org:pending',
+    'c@example.net:example.net:pending',
+  ]);
   expect(a.recipients[2].kind).toBe('bcc');
   expect(a.events).toEqual([{ type: 'email.accepted', actor: 'api', data: { status: 'scheduled', sendAt: single.sendAt } }]);
   expect(a.outbox).toBe(1);
@@ -125,7 +138,10 @@ test('a submitted message is stored with its email, in one statement too', async
 test('past the daily quota, nothing is stored and nothing more is counted, with or without attachments', async () => {
   const tenantId = await tenant(1);
   await emails.insert(newEmail(tenantId, { dailyQuota: 1 }));
-  const refused = [newEmail(tenantId, { dailyQuota: 1 }), newEmail(tenantId, { dailyQuota: 1, attachments: [{ filename: 'a', contentType: 'text/plain', content: Buffer.from('a') }] })];
+  const refused = [
+    newEmail(tenantId, { dailyQuota: 1 }),
+    newEmail(tenantId, { dailyQuota: 1, attachments: [{ filename: 'a', contentType: 'text/plain', content: Buffer.from('a') }] }),
+  ];
   for (const email of refused) {
     await expect(emails.insert(email)).rejects.toBeInstanceOf(DailyQuotaExceeded);
     expect(await sql`select 1 from emails where id = ${email.id}`).toHaveLength(0);
@@ -191,7 +207,13 @@ test('beginAttempt marks the email sending, numbers the attempt and closes an op
   expect((await attempts.loadForSend(id))!.attempted).toBe(true);
 });
 
-const sentResult = { outcome: 'partial' as const, smtpCode: 250, smtpResponse: '250 ok\u0000', accepted: ['a@example.org', 'b@example.org'], rejected: ['c@example.net'] };
+const sentResult = {
+  outcome: 'partial' as const,
+  smtpCode: 250,
+  smtpResponse: '250 ok\u0000',
+  accepted: ['a@example.org', 'b@example.org'],
+  rejected: ['c@example.net'],
+};
 const sentUpdates = [
   { address: 'a@example.org', status: 'accepted' as const, smtpCode: 250, smtpResponse: '250 ok' },
   { address: 'b@example.org', status: 'accepted' as const, smtpCode: 250, smtpResponse: '250 ok' },
@@ -203,20 +225,42 @@ test('recordAttempt writes the attempt, recipients, status, suppressions and bot
   const tenantId = await tenant();
   const id = await queuedEmail(tenantId);
   const attemptId = await attempts.beginAttempt(id, 'primary');
-  const applied = await attempts.recordAttempt({ emailId: id, attemptId, result: sentResult, recipients: sentUpdates, status: 'sent', suppress: suppress(tenantId) });
+  const applied = await attempts.recordAttempt({
+    emailId: id,
+    attemptId,
+    result: sentResult,
+    recipients: sentUpdates,
+    status: 'sent',
+    suppress: suppress(tenantId),
+  });
   expect(applied).toBe(true);
   const [email] = await sql`select status, sent_at is not null as has_sent_at, last_error from emails where id = ${id}`;
   expect(email).toEqual({ status: 'sent', hasSentAt: true, lastError: null });
-  expect(await attemptRows(id)).toEqual([{ attempt: 1, gateway: 'primary', outcome: 'partial', finished: true, errorMessage: null, accepted: sentResult.accepted }]);
+  expect(await attemptRows(id)).toEqual([
+    { attempt: 1, gateway: 'primary', outcome: 'partial', finished: true, errorMessage: null, accepted: sentResult.accepted },
+  ]);
   const [attempt] = await sql`select smtp_response, rejected from delivery_attempts where id = ${attemptId}`;
   expect(attempt).toEqual({ smtpResponse: '250 ok\ufffd', rejected: ['c@example.net'] });
   const rows = await stored(id);
-  expect(rows.recipients.map((r) => `${r.address}:${r.status}`)).toEqual(['a@example.org:accepted', 'b@example.org:accepted', 'c@example.net:rejected']);
+  expect(rows.recipients.map((r) => `${r.address}:${r.status}`)).toEqual([
+    'a@example.org:accepted',
+    'b@example.org:accepted',
+    'c@example.net:rejected',
+  ]);
   expect(rows.events.map((e) => e.type)).toEqual(['email.accepted', 'attempt.partial', 'email.sent']);
-  expect(rows.events[1].data).toEqual({ attemptId, outcome: 'partial', status: 'sent', smtpCode: 250, errorCode: null, accepted: sentResult.accepted, rejected: sentResult.rejected });
+  expect(rows.events[1].data).toEqual({
+    attemptId,
+    outcome: 'partial',
+    status: 'sent',
+    smtpCode: 250,
+    errorCode: null,
+    accepted: sentResult.accepted,
+    rejected: sentResult.rejected,
+  });
   expect(rows.events[2].data).toEqual({ attemptId, reason: null });
   expect(rows.outbox).toBe(3);
-  const [suppressed] = await sql`select source, reason, smtp_code, email_id from suppressions where tenant_id = ${tenantId} and address = 'c@example.net'`;
+  const [suppressed] =
+    await sql`select source, reason, smtp_code, email_id from suppressions where tenant_id = ${tenantId} and address = 'c@example.net'`;
   expect(suppressed).toEqual({ source: 'bounce', reason: '550 no such user', smtpCode: 550, emailId: id });
 });
 
@@ -224,8 +268,18 @@ test('a retrying attempt records its status and error, with no final event', asy
   const tenantId = await tenant();
   const id = await queuedEmail(tenantId);
   const attemptId = await attempts.beginAttempt(id, 'primary');
-  const result = { outcome: 'transient' as const, smtpCode: 451, smtpResponse: '451 later', errorCode: 'EENVELOPE', errorMessage: 'later', accepted: [], rejected: [] };
-  expect(await attempts.recordAttempt({ emailId: id, attemptId, result, recipients: [], status: 'retrying', lastError: '451 later' })).toBe(true);
+  const result = {
+    outcome: 'transient' as const,
+    smtpCode: 451,
+    smtpResponse: '451 later',
+    errorCode: 'EENVELOPE',
+    errorMessage: 'later',
+    accepted: [],
+    rejected: [],
+  };
+  expect(await attempts.recordAttempt({ emailId: id, attemptId, result, recipients: [], status: 'retrying', lastError: '451 later' })).toBe(
+    true,
+  );
   const [email] = await sql`select status, last_error, sent_at from emails where id = ${id}`;
   expect(email).toEqual({ status: 'retrying', lastError: '451 later', sentAt: null });
   expect((await stored(id)).events.map((e) => e.type)).toEqual(['email.accepted', 'attempt.transient']);
@@ -236,7 +290,14 @@ test('a late attempt (closed by a later one) is recorded as attempt.late and cha
   const id = await queuedEmail(tenantId);
   const late = await attempts.beginAttempt(id, 'primary');
   await attempts.beginAttempt(id, 'primary');
-  const applied = await attempts.recordAttempt({ emailId: id, attemptId: late, result: sentResult, recipients: sentUpdates, status: 'sent', suppress: suppress(tenantId) });
+  const applied = await attempts.recordAttempt({
+    emailId: id,
+    attemptId: late,
+    result: sentResult,
+    recipients: sentUpdates,
+    status: 'sent',
+    suppress: suppress(tenantId),
+  });
   expect(applied).toBe(false);
   const [email] = await sql`select status, sent_at from emails where id = ${id}`;
   expect(email).toEqual({ status: 'sending', sentAt: null });
@@ -259,6 +320,8 @@ test('an attempt that ends after the email was cancelled keeps the cancel and is
   expect(applied).toBe(false);
   expect((await sql`select status from emails where id = ${id}`)[0].status).toBe('cancelled');
   // Its own attempt row is closed with what happened.
-  expect(await attemptRows(id)).toEqual([{ attempt: 1, gateway: 'primary', outcome: 'partial', finished: true, errorMessage: null, accepted: sentResult.accepted }]);
+  expect(await attemptRows(id)).toEqual([
+    { attempt: 1, gateway: 'primary', outcome: 'partial', finished: true, errorMessage: null, accepted: sentResult.accepted },
+  ]);
   expect((await stored(id)).events.map((e) => e.type)).toEqual(['email.accepted', 'attempt.late']);
 });

@@ -35,21 +35,34 @@ async function api(path: string, init: { method?: string; body?: unknown; key?: 
 const rcptCalls = (address: string) => h.smtp.rcptCalls.filter((a) => a === address).length;
 
 test('a 5.1.1 refusal suppresses the address, with the reply and the email; the next email never reaches the gateway for it', async () => {
-  h.smtp.onRcpt = (address) => (address === 'gone@example.org' ? { code: 550, message: '5.1.1 <gone@example.org>: Recipient address rejected: User unknown' } : undefined);
+  h.smtp.onRcpt = (address) =>
+    address === 'gone@example.org'
+      ? { code: 550, message: '5.1.1 <gone@example.org>: Recipient address rejected: User unknown' }
+      : undefined;
   const first = await h.waitForStatus(await submit(['gone@example.org']), ['failed']);
   expect(first.recipients[0]).toMatchObject({ status: 'rejected', smtpCode: 550 });
 
   const listed = await api('/v1/suppressions?address=gone@example.org');
   expect(listed.status).toBe(200);
   expect(listed.body.data).toEqual([
-    expect.objectContaining({ address: 'gone@example.org', domain: 'example.org', source: 'bounce', smtpCode: 550, emailId: first.id, reason: expect.stringContaining('5.1.1') }),
+    expect.objectContaining({
+      address: 'gone@example.org',
+      domain: 'example.org',
+      source: 'bounce',
+      smtpCode: 550,
+      emailId: first.id,
+      reason: expect.stringContaining('5.1.1'),
+    }),
   ]);
   expect(rcptCalls('gone@example.org')).toBe(1);
 
   // With another recipient: sent to that one; the suppressed one recorded, never tried.
   const mixed = await h.waitForStatus(await submit(['gone@example.org', 'here@example.org']), ['sent']);
   const byAddress = Object.fromEntries(mixed.recipients.map((r: any) => [r.address, r]));
-  expect(byAddress['gone@example.org']).toMatchObject({ status: 'suppressed', smtpResponse: expect.stringContaining('suppressed: 550 5.1.1') });
+  expect(byAddress['gone@example.org']).toMatchObject({
+    status: 'suppressed',
+    smtpResponse: expect.stringContaining('suppressed: 550 5.1.1'),
+  });
   expect(byAddress['here@example.org'].status).toBe('accepted');
   expect(h.smtp.byMessageId(mixed.messageId)[0].envelopeTo).toEqual(['here@example.org']);
 
@@ -74,7 +87,12 @@ test('which refusals suppress: 5.1.1, 5.2.1 and a bare 550 "user unknown" do; 5.
   };
   h.smtp.onRcpt = (address) => replies[address];
   const email = await h.waitForStatus(await submit([...Object.keys(replies), 'ok@example.net']), ['sent']);
-  expect(email.recipients.filter((r: any) => r.status === 'rejected').map((r: any) => r.address).sort()).toEqual(Object.keys(replies).sort());
+  expect(
+    email.recipients
+      .filter((r: any) => r.status === 'rejected')
+      .map((r: any) => r.address)
+      .sort(),
+  ).toEqual(Object.keys(replies).sort());
   const listed = await api('/v1/suppressions?domain=example.net');
   expect(listed.body.data.map((s: any) => s.address).sort()).toEqual(['bare@example.net', 'disabled@example.net']);
 });
@@ -82,10 +100,16 @@ test('which refusals suppress: 5.1.1, 5.2.1 and a bare 550 "user unknown" do; 5.
 test('the API: add (201, then 200), show, filter, page with a cursor, remove (204, then 404); sending works again once removed', async () => {
   const domain = `${randomUUID().slice(0, 8)}.example.com`;
   const added = await api('/v1/suppressions', { method: 'POST', body: { address: `A@${domain}`, reason: 'asked us to stop' } });
-  expect(added).toEqual({ status: 201, body: expect.objectContaining({ address: `a@${domain}`, source: 'manual', reason: 'asked us to stop', emailId: null }) });
-  expect((await api('/v1/suppressions', { method: 'POST', body: { address: `a@${domain}`, reason: 'again' } })).body).toMatchObject({ reason: 'asked us to stop' });
+  expect(added).toEqual({
+    status: 201,
+    body: expect.objectContaining({ address: `a@${domain}`, source: 'manual', reason: 'asked us to stop', emailId: null }),
+  });
+  expect((await api('/v1/suppressions', { method: 'POST', body: { address: `a@${domain}`, reason: 'again' } })).body).toMatchObject({
+    reason: 'asked us to stop',
+  });
   expect((await api('/v1/suppressions', { method: 'POST', body: { address: `a@${domain}` } })).status).toBe(200);
-  for (const name of ['b', 'c']) expect((await api('/v1/suppressions', { method: 'POST', body: { address: `${name}@${domain}` } })).status).toBe(201);
+  for (const name of ['b', 'c'])
+    expect((await api('/v1/suppressions', { method: 'POST', body: { address: `${name}@${domain}` } })).status).toBe(201);
 
   expect((await api(`/v1/suppressions/a@${domain}`)).body).toMatchObject({ address: `a@${domain}`, source: 'manual' });
   expect((await api(`/v1/suppressions?domain=${domain}&source=bounce`)).body.data).toEqual([]);
@@ -109,7 +133,12 @@ test('the API: add (201, then 200), show, filter, page with a cursor, remove (20
 });
 
 test('bad input is a 400 problem and stores nothing', async () => {
-  for (const body of [{}, { address: 'not-an-address' }, { address: 'x@example.org', reason: 'r'.repeat(501) }, { address: 'x@example.org', extra: 1 }]) {
+  for (const body of [
+    {},
+    { address: 'not-an-address' },
+    { address: 'x@example.org', reason: 'r'.repeat(501) },
+    { address: 'x@example.org', extra: 1 },
+  ]) {
     const res = await api('/v1/suppressions', { method: 'POST', body });
     expect(res.status).toBe(400);
     expect(res.body.type).toBe('https://herald.dev/problems/validation-error');

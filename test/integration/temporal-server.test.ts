@@ -23,7 +23,10 @@ try {
 
 const adminUrl = process.env.HERALD_TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const prefix = `herald_it_${process.pid}`;
-const persistence = temporalPersistenceFromUrl(adminUrl, { database: `${prefix}_temporal`, visibilityDatabase: `${prefix}_temporal_visibility` });
+const persistence = temporalPersistenceFromUrl(adminUrl, {
+  database: `${prefix}_temporal`,
+  visibilityDatabase: `${prefix}_temporal_visibility`,
+});
 const logFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'herald-temporal-server-')), 'temporal-server.log');
 let server: TemporalServer | undefined;
 
@@ -39,7 +42,10 @@ afterAll(async () => {
 });
 
 test('schemas, start, a workflow across a server restart, stop', async () => {
-  const [serverBin, sqlTool] = await Promise.all([resolveTemporalServer(process.env.TEMPORAL_SERVER), resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL)]);
+  const [serverBin, sqlTool] = await Promise.all([
+    resolveTemporalServer(process.env.TEMPORAL_SERVER),
+    resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL),
+  ]);
   await dropDatabases();
 
   let t = Date.now();

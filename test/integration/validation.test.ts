@@ -58,7 +58,10 @@ const cases: Array<[string, () => Promise<Response>, number, string | undefined]
   ['bad Idempotency-Key', () => h.post(validEmail(), { 'idempotency-key': 'has spaces in it' }), 400, 'Idempotency-Key'],
   [
     'wrong content type',
-    () => Promise.resolve(h.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) })),
+    () =>
+      Promise.resolve(
+        h.request('/v1/emails', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(validEmail()) }),
+      ),
     415,
     undefined,
   ],

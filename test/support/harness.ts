@@ -61,7 +61,8 @@ export const TEST_WEBHOOK_POLICY: WebhookPolicy = {
 const runtime: { target?: Logger; metricsAddress?: string; installed?: Promise<void> } = {};
 const errorsOnly = pino({ level: 'error' }, pino.destination(2));
 function forwardingLogger() {
-  const write = (level: LogLevel, message: string, meta?: LogMetadata) => temporalLogger(runtime.target ?? errorsOnly).log(level, message, meta);
+  const write = (level: LogLevel, message: string, meta?: LogMetadata) =>
+    temporalLogger(runtime.target ?? errorsOnly).log(level, message, meta);
   return {
     log: write,
     trace: (m: string, meta?: LogMetadata) => write('TRACE', m, meta),
@@ -79,7 +80,10 @@ function installRuntime(): Promise<void> {
         logger: forwardingLogger(),
         telemetryOptions: {
           logging: { forward: {} },
-          metrics: { metricPrefix: TEMPORAL_METRIC_PREFIX, prometheus: { bindAddress: address, useSecondsForDurations: true, countersTotalSuffix: true, unitSuffix: true } },
+          metrics: {
+            metricPrefix: TEMPORAL_METRIC_PREFIX,
+            prometheus: { bindAddress: address, useSecondsForDurations: true, countersTotalSuffix: true, unitSuffix: true },
+          },
         },
       });
       runtime.metricsAddress = address;
@@ -174,7 +178,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, interceptors: clientInterceptors });
-  const transports: TransportRegistry = createTransportRegistry({ gateways: gatewayConfigs, maxConnections: 2, attemptTimeoutMs: policy.attemptTimeoutMs });
+  const transports: TransportRegistry = createTransportRegistry({
+    gateways: gatewayConfigs,
+    maxConnections: 2,
+    attemptTimeoutMs: policy.attemptTimeoutMs,
+  });
   const nativeConnection = await NativeConnection.connect({ address });
   const logger = options.logger ?? pino({ level: 'silent' });
   const metrics = createMetrics();
@@ -206,7 +214,10 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const tenantId = `test-${randomUUID().slice(0, 8)}`;
   const workers: Array<{ run(): Promise<void>; shutdown(): void }> = [worker];
   let webhookPump: WebhookPump | undefined;
-  const poster = createWebhookPoster({ policy: options.webhooks?.targets ?? { allowHttp: true, allowPrivateTargets: true }, lookup: options.webhooks?.lookup });
+  const poster = createWebhookPoster({
+    policy: options.webhooks?.targets ?? { allowHttp: true, allowPrivateTargets: true },
+    lookup: options.webhooks?.lookup,
+  });
   if (options.webhooks) {
     workers.push(
       await createWebhookWorker({
@@ -234,19 +245,45 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   }
   const running = Promise.all(workers.map((w) => w.run()));
 
-  await createTenantStore(sql).create({ id: tenantId, name: 'integration tests', anySendingDomain: true, ratePerSecond: 100_000, burst: 100_000 });
+  await createTenantStore(sql).create({
+    id: tenantId,
+    name: 'integration tests',
+    anySendingDomain: true,
+    ratePerSecond: 100_000,
+    burst: 100_000,
+  });
   const { key: apiKey } = await createTenantAdmin(sql).createKey(tenantId, [...KEY_SCOPES], 'integration tests');
 
-  const deliveries = createDeliveryService({ sql, workflows: createDeliveryWorkflows(client, taskQueue), policy, messageIdDomain: 'test.herald', logger, metrics });
+  const deliveries = createDeliveryService({
+    sql,
+    workflows: createDeliveryWorkflows(client, taskQueue),
+    policy,
+    messageIdDomain: 'test.herald',
+    logger,
+    metrics,
+  });
   const campaignSettings = { ...DEFAULT_CAMPAIGN_SETTINGS, ...options.campaigns };
   const deps: Parameters<typeof createApp>[0] = {
     deliveries,
-    campaigns: createCampaignService({ sql, deliveries, workflows: createCampaignWorkflows(client, taskQueue), messageIdDomain: 'test.herald', settings: campaignSettings, logger }),
+    campaigns: createCampaignService({
+      sql,
+      deliveries,
+      workflows: createCampaignWorkflows(client, taskQueue),
+      messageIdDomain: 'test.herald',
+      settings: campaignSettings,
+      logger,
+    }),
     campaignSettings,
     webhooks,
     suppressions: createSuppressionService({ sql }),
     tenants: createTenantStore(sql),
-    readiness: async () => ({ postgres: true, temporal: await connection.workflowService.getSystemInfo({}).then(() => true, () => false) }),
+    readiness: async () => ({
+      postgres: true,
+      temporal: await connection.workflowService.getSystemInfo({}).then(
+        () => true,
+        () => false,
+      ),
+    }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     logger,
     metrics,
@@ -267,7 +304,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     tenantId,
     apiKey,
     request(path, init = {}) {
-      return Promise.resolve(app.request(path, { ...init, headers: { authorization: `Bearer ${apiKey}`, ...(init.headers as Record<string, string>) } }));
+      return Promise.resolve(
+        app.request(path, { ...init, headers: { authorization: `Bearer ${apiKey}`, ...(init.headers as Record<string, string>) } }),
+      );
     },
     post(body, headers = {}) {
       return harness.request('/v1/emails', {

@@ -128,13 +128,21 @@ export async function waitForPort(port: number, opts: { proc?: Proc; timeoutMs?:
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   while (!(await canConnect(port))) {
     if (opts.proc && !opts.proc.alive()) throw new Error(`${what} exited before it listened on port ${port}:\n${opts.proc.tail()}`);
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on port ${port} within ${opts.timeoutMs ?? 10_000} ms${opts.proc ? `:\n${opts.proc.tail()}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what} did not listen on port ${port} within ${opts.timeoutMs ?? 10_000} ms${opts.proc ? `:\n${opts.proc.tail()}` : ''}`,
+      );
     await sleep(50);
   }
 }
 
 /** Polls until `check` holds; fails with `describe()` after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, describe: () => string, everyMs = 200): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  describe: () => string,
+  everyMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

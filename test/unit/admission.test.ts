@@ -16,7 +16,8 @@ function app(slots: number, options: { maxWaiting?: number; maxWaitMs?: number }
     inside--;
     return c.text('ok');
   });
-  const post = (bytes?: number) => hono.request('/', { method: 'POST', headers: bytes === undefined ? {} : { 'content-length': String(bytes) }, body: 'x' });
+  const post = (bytes?: number) =>
+    hono.request('/', { method: 'POST', headers: bytes === undefined ? {} : { 'content-length': String(bytes) }, body: 'x' });
   const openAll = async () => {
     while (gates.length) {
       gates.shift()!();

@@ -5,7 +5,12 @@ import { CircuitBreaker } from '../../src/smtp/breaker';
 function breaker(failures = 3, coolDownMs = 10_000) {
   const clock = { now: 0 };
   const events: string[] = [];
-  const b = new CircuitBreaker('primary', { failures, coolDownMs }, { opened: (g, n) => events.push(`open ${g} ${n}`), closed: (g) => events.push(`closed ${g}`) }, () => clock.now);
+  const b = new CircuitBreaker(
+    'primary',
+    { failures, coolDownMs },
+    { opened: (g, n) => events.push(`open ${g} ${n}`), closed: (g) => events.push(`closed ${g}`) },
+    () => clock.now,
+  );
   return { b, clock, events };
 }
 

@@ -29,13 +29,22 @@ test.each([
 });
 
 test('a "try again in N" reply carries its delay; per-recipient replies too', () => {
-  expect(classifySmtpError({ code: 'EENVELOPE', responseCode: 450, response: '450 4.2.0 Greylisted, please try again in 5 minutes' }, false).retryAfterMs).toBe(300_000);
+  expect(
+    classifySmtpError({ code: 'EENVELOPE', responseCode: 450, response: '450 4.2.0 Greylisted, please try again in 5 minutes' }, false)
+      .retryAfterMs,
+  ).toBe(300_000);
   const deferred = classifySmtpError(
-    { code: 'EENVELOPE', responseCode: 450, rejectedErrors: [{ recipient: 'a@x.org', responseCode: 450, response: '450 4.7.1 retry after 120 seconds' }] },
+    {
+      code: 'EENVELOPE',
+      responseCode: 450,
+      rejectedErrors: [{ recipient: 'a@x.org', responseCode: 450, response: '450 4.7.1 retry after 120 seconds' }],
+    },
     false,
   );
   expect(deferred.retryAfterMs).toBe(120_000);
-  expect(classifySmtpError({ code: 'EENVELOPE', responseCode: 550, response: '550 try again in 5 minutes' }, false).retryAfterMs).toBeUndefined();
+  expect(
+    classifySmtpError({ code: 'EENVELOPE', responseCode: 550, response: '550 try again in 5 minutes' }, false).retryAfterMs,
+  ).toBeUndefined();
 });
 
 test('per-recipient replies decide: all permanent is permanent', () => {

@@ -123,7 +123,11 @@ describe('gateways', () => {
     ['no priority', '[{"name": "a", "url": "smtp://u:secret@h"}]', /SMTP_GATEWAYS\.0\.priority/],
     ['bad rate', '[{"name": "a", "url": "smtp://u:secret@h", "priority": 1, "ratePerSecond": 0}]', /SMTP_GATEWAYS\.0\.ratePerSecond/],
     ['unknown field', '[{"name": "a", "url": "smtp://u:secret@h", "priority": 1, "pasword": "x"}]', /SMTP_GATEWAYS\.0/],
-    ['twice the same name', '[{"name": "a", "url": "smtp://u:secret@h", "priority": 1}, {"name": "a", "url": "smtp://h2", "priority": 2}]', /unique/],
+    [
+      'twice the same name',
+      '[{"name": "a", "url": "smtp://u:secret@h", "priority": 1}, {"name": "a", "url": "smtp://h2", "priority": 2}]',
+      /unique/,
+    ],
   ])('%s is refused, naming the variable and never the secret', (_what, value, message) => {
     let error: Error | undefined;
     try {
@@ -137,7 +141,14 @@ describe('gateways', () => {
 });
 
 test('campaign settings: documented defaults, overrides, bounds', () => {
-  expect(parseConfig({}).campaigns).toMatchObject({ window: 200, pageSize: 100, pagesPerRun: 500, uploadMaxBytes: 256 * 1024 * 1024, maxLineBytes: 16 * 1024, maxRecipients: 1_000_000 });
+  expect(parseConfig({}).campaigns).toMatchObject({
+    window: 200,
+    pageSize: 100,
+    pagesPerRun: 500,
+    uploadMaxBytes: 256 * 1024 * 1024,
+    maxLineBytes: 16 * 1024,
+    maxRecipients: 1_000_000,
+  });
   expect(parseConfig({ CAMPAIGN_WINDOW: '50', CAMPAIGN_PAGE_SIZE: '25' }).campaigns).toMatchObject({ window: 50, pageSize: 25 });
   expect(() => parseConfig({ CAMPAIGN_PAGE_SIZE: '5000' })).toThrow(/CAMPAIGN_PAGE_SIZE/);
   expect(() => parseConfig({ CAMPAIGN_WINDOW: '0' })).toThrow(/CAMPAIGN_WINDOW/);

@@ -377,9 +377,21 @@ describe('attemptAbortAfterMs: an attempt stops sending before Temporal gives up
   const now = 1_000_000;
   test.each([
     ['its own timeout only (the local first attempt)', { startToCloseTimeoutMs: 40_000 }, 38_000],
-    ['the give-up time comes first', { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 10_000, scheduleToCloseTimeoutMs: 14_000 }, 3_000],
-    ['its own timeout comes first', { startToCloseTimeoutMs: 8_000, scheduledTimestampMs: now - 1_000, scheduleToCloseTimeoutMs: 3_600_000 }, 6_000],
-    ['almost no time left: stops almost at once', { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 13_950, scheduleToCloseTimeoutMs: 14_000 }, 100],
+    [
+      'the give-up time comes first',
+      { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 10_000, scheduleToCloseTimeoutMs: 14_000 },
+      3_000,
+    ],
+    [
+      'its own timeout comes first',
+      { startToCloseTimeoutMs: 8_000, scheduledTimestampMs: now - 1_000, scheduleToCloseTimeoutMs: 3_600_000 },
+      6_000,
+    ],
+    [
+      'almost no time left: stops almost at once',
+      { startToCloseTimeoutMs: 40_000, scheduledTimestampMs: now - 13_950, scheduleToCloseTimeoutMs: 14_000 },
+      100,
+    ],
     ['no bound at all', {}, undefined],
   ])('%s', (_what, info, expected) => {
     expect(attemptAbortAfterMs({ nowMs: now, ...info })).toBe(expected);
@@ -387,6 +399,11 @@ describe('attemptAbortAfterMs: an attempt stops sending before Temporal gives up
 });
 
 test('attemptAbortAfterMs is a whole number of milliseconds (AbortSignal.timeout takes no fraction)', () => {
-  const ms = attemptAbortAfterMs({ nowMs: 1_000_000.5, startToCloseTimeoutMs: 40_000, scheduledTimestampMs: 999_000, scheduleToCloseTimeoutMs: 4_003 });
+  const ms = attemptAbortAfterMs({
+    nowMs: 1_000_000.5,
+    startToCloseTimeoutMs: 40_000,
+    scheduledTimestampMs: 999_000,
+    scheduleToCloseTimeoutMs: 4_003,
+  });
   expect(Number.isInteger(ms)).toBe(true);
 });

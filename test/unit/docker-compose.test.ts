@@ -35,13 +35,35 @@ function interpolate(value: string, env: Record<string, string> = envExample): s
 // The compose specification's top-level elements and the service attributes this project may use.
 const TOP_LEVEL = ['version', 'name', 'include', 'services', 'networks', 'volumes', 'configs', 'secrets', 'models'];
 const SERVICE_KEYS = [
-  'build', 'command', 'configs', 'container_name', 'depends_on', 'deploy', 'entrypoint', 'env_file', 'environment',
-  'expose', 'healthcheck', 'image', 'labels', 'logging', 'networks', 'ports', 'profiles', 'restart', 'secrets',
-  'stop_grace_period', 'stop_signal', 'ulimits', 'user', 'volumes', 'working_dir',
+  'build',
+  'command',
+  'configs',
+  'container_name',
+  'depends_on',
+  'deploy',
+  'entrypoint',
+  'env_file',
+  'environment',
+  'expose',
+  'healthcheck',
+  'image',
+  'labels',
+  'logging',
+  'networks',
+  'ports',
+  'profiles',
+  'restart',
+  'secrets',
+  'stop_grace_period',
+  'stop_signal',
+  'ulimits',
+  'user',
+  'volumes',
+  'working_dir',
 ];
 
 describe('compose specification', () => {
-  test('top-level elements are the specification\'s (or x- extensions)', () => {
+  test("top-level elements are the specification's (or x- extensions)", () => {
     for (const key of Object.keys(compose)) expect(TOP_LEVEL.includes(key) || key.startsWith('x-')).toBe(true);
     expect(compose.name).toMatch(/^[a-z0-9][a-z0-9_-]*$/);
   });
@@ -109,7 +131,7 @@ test('the stack: PostgreSQL, schema job, Temporal server, namespace job, Web UI,
   }
 });
 
-test('Temporal\'s frontend, its Web UI and Mailpit are published on 127.0.0.1 only; workers scale', () => {
+test("Temporal's frontend, its Web UI and Mailpit are published on 127.0.0.1 only; workers scale", () => {
   for (const name of ['temporal', 'temporal-ui', 'mailpit', 'api']) {
     for (const port of services[name].ports) expect(interpolate(port)).toMatch(/^127\.0\.0\.1:/);
   }
@@ -129,7 +151,7 @@ test('the Temporal server runs with deploy/temporal/dynamic-config.yaml', () => 
   expect(env).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility' });
 });
 
-test('the admin-tools jobs run scripts that exist; the namespace gets exactly Herald\'s search attributes', () => {
+test("the admin-tools jobs run scripts that exist; the namespace gets exactly Herald's search attributes", () => {
   for (const name of ['temporal-schema', 'temporal-namespace']) {
     const script = services[name].entrypoint[1];
     const mount = services[name].volumes.find((v: string) => v.endsWith(`:${script}:ro`));

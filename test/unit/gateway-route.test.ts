@@ -1,4 +1,13 @@
-import { GatewayRoute, routeChangingFailureTypes, routeFailureOf, SMTP_GATEWAY_UNAVAILABLE, SMTP_RECIPIENTS_DEFERRED, SMTP_TRANSIENT_FAILURE, SMTP_UNCERTAIN_FAILURE, type GatewayRef } from '../../src/shared';
+import {
+  GatewayRoute,
+  routeChangingFailureTypes,
+  routeFailureOf,
+  SMTP_GATEWAY_UNAVAILABLE,
+  SMTP_RECIPIENTS_DEFERRED,
+  SMTP_TRANSIENT_FAILURE,
+  SMTP_UNCERTAIN_FAILURE,
+  type GatewayRef,
+} from '../../src/shared';
 
 // Where an email's next attempt goes, and after how long: failover, backoff, the bound on copies.
 

@@ -5,7 +5,11 @@ import { outcomeWhenEnded, statusOfRecipients, suppressesRecipient } from '../..
 test.each([
   // Permanent mailbox failures: suppressed.
   [550, '550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown in local recipient table', true],
-  [550, "550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address", true],
+  [
+    550,
+    "550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address",
+    true,
+  ],
   [550, '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found', true],
   [556, '556 5.1.10 Recipient address has null MX', true],
   [550, '550 5.2.1 The email account that you tried to reach is disabled', true],

@@ -59,7 +59,11 @@ test('a failed download falls through to go install, which fills the cache', asy
   expect(messages.join('\n')).toMatch(/download by the Temporal SDK of the Temporal CLI failed: simulated/);
 
   // The next start finds it in the cache and neither downloads nor builds.
-  const again = await resolveTemporalCli(undefined, log, [failingDownload, goInstallSource].map((s) => ({ ...s, fetch: () => Promise.reject(new Error(`${s.name} must not run`)) })));
+  const again = await resolveTemporalCli(
+    undefined,
+    log,
+    [failingDownload, goInstallSource].map((s) => ({ ...s, fetch: () => Promise.reject(new Error(`${s.name} must not run`)) })),
+  );
   expect(again).toBe(cli);
 });
 

@@ -149,7 +149,22 @@ export function campaignRoutes({ campaigns, maxMessageBytes, campaignSettings }:
       );
     })
     .openapi(start, async (c) => c.json(toCampaignView(await campaigns.start(c.get('tenant'), c.req.valid('param').id)), 202))
-    .openapi(pause, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json').reason)), 200))
-    .openapi(resume, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json').reason)), 200))
-    .openapi(cancel, async (c) => c.json(toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'cancel', c.req.valid('json').reason)), 200));
+    .openapi(pause, async (c) =>
+      c.json(
+        toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json').reason)),
+        200,
+      ),
+    )
+    .openapi(resume, async (c) =>
+      c.json(
+        toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json').reason)),
+        200,
+      ),
+    )
+    .openapi(cancel, async (c) =>
+      c.json(
+        toCampaignView(await campaigns.control(c.get('tenant').id, c.req.valid('param').id, 'cancel', c.req.valid('json').reason)),
+        200,
+      ),
+    );
 }

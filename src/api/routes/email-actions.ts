@@ -4,7 +4,16 @@ import { requireScope } from '../auth';
 import { createRouter, jsonBody, optionalJson, SMALL_BODY_BYTES } from '../router';
 import { ReasonSchema, RescheduleSchema } from '../schemas/controls';
 import { BulkRetrySchema } from '../schemas/list';
-import { AUTH_ERRORS, BODY_ERRORS, BulkRetryAnswerSchema, ControlAnswerSchema, StatusAnswerSchema, json, problem, secured } from '../schemas/responses';
+import {
+  AUTH_ERRORS,
+  BODY_ERRORS,
+  BulkRetryAnswerSchema,
+  ControlAnswerSchema,
+  StatusAnswerSchema,
+  json,
+  problem,
+  secured,
+} from '../schemas/responses';
 import type { DeliveryView } from '../../workflows/messages';
 
 // Steering one email (or many): cancel, reschedule, send now, pause, resume, re-drive. Each goes
@@ -20,11 +29,19 @@ const CONTROL_ERRORS = {
   ...AUTH_ERRORS,
   ...BODY_ERRORS,
   404: problem('not-found: no such email for this tenant'),
-  409: problem('email-finished: already sent, failed or cancelled; not-applicable: the control does not apply now (emailStatus says where it stands)'),
+  409: problem(
+    'email-finished: already sent, failed or cancelled; not-applicable: the control does not apply now (emailStatus says where it stands)',
+  ),
   503: TEMPORAL_UNAVAILABLE,
 };
 
-const controlAnswer = (state: DeliveryView) => ({ id: state.emailId, status: state.status, paused: state.paused, sendAt: state.sendAt ?? null, phase: state.phase });
+const controlAnswer = (state: DeliveryView) => ({
+  id: state.emailId,
+  status: state.status,
+  paused: state.paused,
+  sendAt: state.sendAt ?? null,
+  phase: state.phase,
+});
 
 function controlRoute<T extends z.ZodType>(path: string, summary: string, body: T) {
   return createRoute({
@@ -93,10 +110,18 @@ export function emailActionRoutes({ deliveries }: ApiDeps) {
       const { id, status } = await deliveries.cancel(c.get('tenant').id, c.req.valid('param').id, c.req.valid('json').reason);
       return c.json({ id, status }, status === 'cancelled' ? 200 : 202);
     })
-    .openapi(reschedule, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'reschedule', c.req.valid('json'))), 200))
-    .openapi(sendNow, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'sendNow', c.req.valid('json'))), 200))
-    .openapi(pause, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json'))), 200))
-    .openapi(resume, async (c) => c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json'))), 200))
+    .openapi(reschedule, async (c) =>
+      c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'reschedule', c.req.valid('json'))), 200),
+    )
+    .openapi(sendNow, async (c) =>
+      c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'sendNow', c.req.valid('json'))), 200),
+    )
+    .openapi(pause, async (c) =>
+      c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'pause', c.req.valid('json'))), 200),
+    )
+    .openapi(resume, async (c) =>
+      c.json(controlAnswer(await deliveries.control(c.get('tenant').id, c.req.valid('param').id, 'resume', c.req.valid('json'))), 200),
+    )
     .openapi(retry, async (c) => {
       const { id } = c.req.valid('param');
       await deliveries.redrive(c.get('tenant').id, id);

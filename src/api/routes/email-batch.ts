@@ -32,7 +32,9 @@ export function emailBatchRoutes({ deliveries, maxMessageBytes, maxConcurrentLar
       202: json(BatchAnswerSchema, 'Per item, in order: its id (stored; its delivery workflow is being started) or its problem'),
       ...AUTH_ERRORS,
       ...BODY_ERRORS,
-      400: problem('validation-error: not a batch; batch-rejected: no item was accepted (items: each one with its problem); malformed-json, json-too-complex'),
+      400: problem(
+        'validation-error: not a batch; batch-rejected: no item was accepted (items: each one with its problem); malformed-json, json-too-complex',
+      ),
       429: problem('rate-limited; quota-exceeded: the batch does not fit in what is left of the daily quota (nothing stored)'),
       503: problem('temporal-unavailable: nothing kept (items with an idempotencyKey: retry with the same keys)'),
     },

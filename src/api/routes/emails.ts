@@ -5,7 +5,17 @@ import { createRouter, jsonBody } from '../router';
 import { admitLargeBodies } from '../admission';
 import { emailSubmissionSchema, IdempotencyHeaderSchema } from '../schemas/email';
 import { encodeCursor, ListQuerySchema } from '../schemas/list';
-import { AcceptedSchema, AUTH_ERRORS, BODY_ERRORS, EmailListSchema, EmailViewSchema, EventListSchema, json, problem, secured } from '../schemas/responses';
+import {
+  AcceptedSchema,
+  AUTH_ERRORS,
+  BODY_ERRORS,
+  EmailListSchema,
+  EmailViewSchema,
+  EventListSchema,
+  json,
+  problem,
+  secured,
+} from '../schemas/responses';
 import { toEmailView, toEventView, toListItemView } from '../views';
 import { requestHash } from '../../deliveries/service';
 
@@ -28,12 +38,17 @@ export function emailRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeReq
     },
     security: secured,
     responses: {
-      202: json(AcceptedSchema, 'Stored, and its delivery workflow started (Location: /v1/emails/{id}; Idempotent-Replayed: true for a replay)'),
+      202: json(
+        AcceptedSchema,
+        'Stored, and its delivery workflow started (Location: /v1/emails/{id}; Idempotent-Replayed: true for a replay)',
+      ),
       ...AUTH_ERRORS,
       ...BODY_ERRORS,
       403: problem("missing-scope (send), or sender-not-allowed: the from address is not of one of the tenant's sending domains"),
       422: problem('idempotency-key-reused: the Idempotency-Key was used with another body'),
-      429: problem('rate-limited; quota-exceeded: the daily quota is used up (Retry-After until UTC midnight); too-many-large-requests: large bodies take turns and none came in time (Retry-After)'),
+      429: problem(
+        'rate-limited; quota-exceeded: the daily quota is used up (Retry-After until UTC midnight); too-many-large-requests: large bodies take turns and none came in time (Retry-After)',
+      ),
       503: problem('temporal-unavailable: nothing kept (with an Idempotency-Key, a retry resumes the same email)'),
     },
   });
@@ -44,7 +59,11 @@ export function emailRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeReq
     middleware: requireScope('read'),
     request: { query: ListQuerySchema },
     security: secured,
-    responses: { 200: json(EmailListSchema, 'A page of emails'), ...AUTH_ERRORS, 400: problem('validation-error: a bad filter, limit or cursor') },
+    responses: {
+      200: json(EmailListSchema, 'A page of emails'),
+      ...AUTH_ERRORS,
+      400: problem('validation-error: a bad filter, limit or cursor'),
+    },
   });
   const show = createRoute({
     method: 'get',
@@ -62,13 +81,20 @@ export function emailRoutes({ deliveries, maxMessageBytes, maxConcurrentLargeReq
     middleware: requireScope('read'),
     request: { params: IdParam },
     security: secured,
-    responses: { 200: json(EventListSchema, 'Its events, oldest first'), ...AUTH_ERRORS, 404: problem('not-found: no such email for this tenant') },
+    responses: {
+      200: json(EventListSchema, 'Its events, oldest first'),
+      ...AUTH_ERRORS,
+      404: problem('not-found: no such email for this tenant'),
+    },
   });
 
   return createRouter()
     .openapi(submit, async (c) => {
       const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
-      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), { idempotencyKey, requestHash: requestHash(await c.req.text()) });
+      const accepted = await deliveries.accept(c.get('tenant'), c.req.valid('json'), {
+        idempotencyKey,
+        requestHash: requestHash(await c.req.text()),
+      });
       c.header('Location', `/v1/emails/${accepted.id}`);
       if (accepted.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json({ id: accepted.id, status: accepted.status, workflowId: accepted.workflowId }, 202);

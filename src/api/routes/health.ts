@@ -24,6 +24,8 @@ export function healthRoutes({ readiness }: ApiDeps) {
     .openapi(live, (c) => c.json({ status: 'ok' as const }, 200))
     .openapi(ready, async (c) => {
       const { postgres, temporal } = await readiness();
-      return postgres && temporal ? c.json({ status: 'ready' as const, postgres, temporal }, 200) : c.json({ status: 'not ready' as const, postgres, temporal }, 503);
+      return postgres && temporal
+        ? c.json({ status: 'ready' as const, postgres, temporal }, 200)
+        : c.json({ status: 'not ready' as const, postgres, temporal }, 503);
     });
 }

@@ -3,7 +3,14 @@ import type { ApiDeps } from '../deps';
 import { requireScope } from '../auth';
 import { createRouter, jsonBody, SMALL_BODY_BYTES } from '../router';
 import { AUTH_ERRORS, BODY_ERRORS, json, problem, secured } from '../schemas/responses';
-import { AddressParamSchema, encodeSuppressionCursor, SuppressionBodySchema, SuppressionListSchema, SuppressionQuerySchema, SuppressionSchema } from '../schemas/suppressions';
+import {
+  AddressParamSchema,
+  encodeSuppressionCursor,
+  SuppressionBodySchema,
+  SuppressionListSchema,
+  SuppressionQuerySchema,
+  SuppressionSchema,
+} from '../schemas/suppressions';
 import { toSuppressionView } from '../views';
 
 // The tenant's suppression list: read it with the read scope, change it with the operate scope.
@@ -16,7 +23,11 @@ export function suppressionRoutes({ suppressions }: ApiDeps) {
     middleware: requireScope('read'),
     request: { query: SuppressionQuerySchema },
     security: secured,
-    responses: { 200: json(SuppressionListSchema, 'A page of the suppression list'), ...AUTH_ERRORS, 400: problem('validation-error: a bad filter, limit or cursor') },
+    responses: {
+      200: json(SuppressionListSchema, 'A page of the suppression list'),
+      ...AUTH_ERRORS,
+      400: problem('validation-error: a bad filter, limit or cursor'),
+    },
   });
   const show = createRoute({
     method: 'get',
@@ -25,7 +36,12 @@ export function suppressionRoutes({ suppressions }: ApiDeps) {
     middleware: requireScope('read'),
     request: { params: AddressParamSchema },
     security: secured,
-    responses: { 200: json(SuppressionSchema, 'Suppressed, and why'), ...AUTH_ERRORS, 400: problem('validation-error: not an address'), 404: problem('not-found: not on this tenant\'s list') },
+    responses: {
+      200: json(SuppressionSchema, 'Suppressed, and why'),
+      ...AUTH_ERRORS,
+      400: problem('validation-error: not an address'),
+      404: problem("not-found: not on this tenant's list"),
+    },
   });
   const add = createRoute({
     method: 'post',
@@ -48,7 +64,12 @@ export function suppressionRoutes({ suppressions }: ApiDeps) {
     middleware: requireScope('operate'),
     request: { params: AddressParamSchema },
     security: secured,
-    responses: { 204: { description: 'Removed' }, ...AUTH_ERRORS, 400: problem('validation-error: not an address'), 404: problem('not-found: not on this tenant\'s list') },
+    responses: {
+      204: { description: 'Removed' },
+      ...AUTH_ERRORS,
+      400: problem('validation-error: not an address'),
+      404: problem("not-found: not on this tenant's list"),
+    },
   });
 
   return createRouter()
@@ -57,7 +78,13 @@ export function suppressionRoutes({ suppressions }: ApiDeps) {
       const rows = await suppressions.list(c.get('tenant').id, filter, limit + 1, cursor);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      return c.json({ data: page.map(toSuppressionView), nextCursor: rows.length > limit && last ? encodeSuppressionCursor(last.createdAt, last.address) : null }, 200);
+      return c.json(
+        {
+          data: page.map(toSuppressionView),
+          nextCursor: rows.length > limit && last ? encodeSuppressionCursor(last.createdAt, last.address) : null,
+        },
+        200,
+      );
     })
     .openapi(show, async (c) => c.json(toSuppressionView(await suppressions.get(c.get('tenant').id, c.req.valid('param').address)), 200))
     .openapi(add, async (c) => {

@@ -21,7 +21,12 @@ const IdParam = z.object({ id: z.string() });
 const scope = requireScope('webhooks');
 const NOT_FOUND = problem('not-found: no such endpoint for this tenant');
 /** An action on one endpoint: a POST whose body is {} or empty, JSON like every other body. */
-const action = <R extends RouteConfig['responses'], P extends z.ZodObject<z.core.$ZodLooseShape>>(path: string, summary: string, responses: R, params: P) =>
+const action = <R extends RouteConfig['responses'], P extends z.ZodObject<z.core.$ZodLooseShape>>(
+  path: string,
+  summary: string,
+  responses: R,
+  params: P,
+) =>
   createRoute({
     method: 'post',
     path,
@@ -73,22 +78,42 @@ export function webhookRoutes({ webhooks }: ApiDeps) {
     request: { params: IdParam },
     responses: { 204: { description: 'Deleted' }, ...AUTH_ERRORS, 404: NOT_FOUND },
   });
-  const rotate = action('/{id}/rotate-secret', 'A new secret; the previous one signs beside it for 24 h', {
-    200: json(WebhookWithSecretSchema, 'Rotated'),
-  }, IdParam);
-  const enable = action('/{id}/enable', 'Enable a disabled endpoint; its pending deliveries go out', {
-    200: json(WebhookSchema, 'Enabled'),
-  }, IdParam);
-  const test = action('/{id}/test', 'Send a signed webhook.test event to this endpoint', {
-    202: json(TestEventAnswerSchema, 'Queued'),
-  }, IdParam);
+  const rotate = action(
+    '/{id}/rotate-secret',
+    'A new secret; the previous one signs beside it for 24 h',
+    {
+      200: json(WebhookWithSecretSchema, 'Rotated'),
+    },
+    IdParam,
+  );
+  const enable = action(
+    '/{id}/enable',
+    'Enable a disabled endpoint; its pending deliveries go out',
+    {
+      200: json(WebhookSchema, 'Enabled'),
+    },
+    IdParam,
+  );
+  const test = action(
+    '/{id}/test',
+    'Send a signed webhook.test event to this endpoint',
+    {
+      202: json(TestEventAnswerSchema, 'Queued'),
+    },
+    IdParam,
+  );
   const deliveries = createRoute({
     method: 'get',
     path: '/{id}/deliveries',
     summary: "An endpoint's deliveries, newest first (status, attempts, last answer)",
     ...read,
     request: { params: IdParam, query: DeliveryQuerySchema },
-    responses: { 200: json(WebhookDeliveryListSchema, 'A page of deliveries'), ...AUTH_ERRORS, 400: problem('validation-error: a bad filter, limit or cursor'), 404: NOT_FOUND },
+    responses: {
+      200: json(WebhookDeliveryListSchema, 'A page of deliveries'),
+      ...AUTH_ERRORS,
+      400: problem('validation-error: a bad filter, limit or cursor'),
+      404: NOT_FOUND,
+    },
   });
   const resend = action(
     '/{id}/deliveries/{deliveryId}/resend',

@@ -27,7 +27,8 @@ const addressList = z.array(AddressSchema).max(L.recipientsPerList).default([]);
 const headers = z
   .record(z.string(), z.string())
   .superRefine((h, ctx) => {
-    for (const { name, reason } of customHeaderProblems(h)) ctx.addIssue({ code: 'custom', path: name === undefined ? [] : [name], message: reason });
+    for (const { name, reason } of customHeaderProblems(h))
+      ctx.addIssue({ code: 'custom', path: name === undefined ? [] : [name], message: reason });
   })
   .default({})
   .openapi({
@@ -56,7 +57,8 @@ const metadata = z
   .record(z.string().superRefine(rule(metadataKeyReason)), metadataValue)
   .superRefine(rule(metadataReason))
   .superRefine((m, ctx) => {
-    if (m.tags !== undefined && !Array.isArray(m.tags)) ctx.addIssue({ code: 'custom', path: ['tags'], message: 'tags must be a list of strings' });
+    if (m.tags !== undefined && !Array.isArray(m.tags))
+      ctx.addIssue({ code: 'custom', path: ['tags'], message: 'tags must be a list of strings' });
   })
   .default({})
   .openapi({
@@ -88,22 +90,31 @@ export function emailSubmissionSchema(maxMessageBytes: number) {
       if (v.text === undefined && v.html === undefined) {
         ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
       }
-      const size = v.attachments.reduce((n, a) => n + base64DecodedBytes(a.content), 0) + Buffer.byteLength(v.text ?? '') + Buffer.byteLength(v.html ?? '');
+      const size =
+        v.attachments.reduce((n, a) => n + base64DecodedBytes(a.content), 0) +
+        Buffer.byteLength(v.text ?? '') +
+        Buffer.byteLength(v.html ?? '');
       if (size > maxMessageBytes) {
-        ctx.addIssue({ code: 'custom', path: ['attachments'], message: `text, html and attachments together exceed ${maxMessageBytes} bytes` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['attachments'],
+          message: `text, html and attachments together exceed ${maxMessageBytes} bytes`,
+        });
       }
     })
-    .transform(
-      (v): EmailSubmission => ({
-        from: v.from,
-        subject: v.subject,
-        content: { to: v.to, cc: v.cc, bcc: v.bcc, replyTo: v.replyTo, text: v.text, html: v.html, headers: v.headers },
-        attachments: v.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
-        metadata: v.metadata,
-        tags: Array.isArray(v.metadata.tags) ? v.metadata.tags : [],
-        sendAt: v.sendAt,
-      }),
-    );
+    .transform((v): EmailSubmission => ({
+      from: v.from,
+      subject: v.subject,
+      content: { to: v.to, cc: v.cc, bcc: v.bcc, replyTo: v.replyTo, text: v.text, html: v.html, headers: v.headers },
+      attachments: v.attachments.map((a) => ({
+        filename: a.filename,
+        contentType: a.contentType,
+        content: Buffer.from(a.content, 'base64'),
+      })),
+      metadata: v.metadata,
+      tags: Array.isArray(v.metadata.tags) ? v.metadata.tags : [],
+      sendAt: v.sendAt,
+    }));
 }
 
 export const IdempotencyHeaderSchema = z.object({

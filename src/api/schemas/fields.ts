@@ -45,24 +45,28 @@ export const headerText = (max: number) =>
     .openapi({ description: 'no control characters (CR, LF, NEL, VT, FF, ESC, DEL, U+2028, U+2029, ...), no NUL or unpaired surrogate' });
 
 /** An email address, normalized: lower-case, its domain in ASCII (punycode). */
-export const emailAddress = z
-  .string()
-  .transform(normalized(normalizeAddress))
-  .openapi({
-    format: 'email',
-    maxLength: 254,
-    description: 'local@domain: a dot-atom ASCII local part of at most 64 characters, a domain of letter-digit-hyphen labels (internationalized domains are accepted and sent in punycode)',
-    example: 'alice@example.org',
-  });
+export const emailAddress = z.string().transform(normalized(normalizeAddress)).openapi({
+  format: 'email',
+  maxLength: 254,
+  description:
+    'local@domain: a dot-atom ASCII local part of at most 64 characters, a domain of letter-digit-hyphen labels (internationalized domains are accepted and sent in punycode)',
+  example: 'alice@example.org',
+});
 
-export const domainName = z.string().transform(normalized(normalizeDomain)).openapi({ description: 'a domain; internationalized ones match their punycode form', example: 'example.org' });
+export const domainName = z
+  .string()
+  .transform(normalized(normalizeDomain))
+  .openapi({ description: 'a domain; internationalized ones match their punycode form', example: 'example.org' });
 
 /** A scheduled send time, within SEND_AT_RANGE of now. */
 export const sendAt = z.iso
   .datetime({ offset: true })
   .superRefine(rule((s: string) => sendAtReason(s, Date.now())))
   .transform((s) => new Date(s).toISOString())
-  .openapi({ description: 'ISO 8601 date-time with offset, from 24 hours ago (sent at once) to 366 days ahead', example: '2030-01-01T09:00:00Z' });
+  .openapi({
+    description: 'ISO 8601 date-time with offset, from 24 hours ago (sent at once) to 366 days ahead',
+    example: '2030-01-01T09:00:00Z',
+  });
 
 /** A date of a filter, canonical ISO so that PostgreSQL reads it as it was meant. */
 export const filterDate = z.iso

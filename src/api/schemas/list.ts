@@ -37,7 +37,8 @@ export function decodeCursor(cursor: string): ListCursor | undefined {
   const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
   if (rest.length > 0 || !createdAt || !id || !CURSOR_TIME.test(createdAt) || !UUID.test(id)) return undefined;
   const at = Date.parse(createdAt);
-  if (Number.isNaN(at) || at < FILTER_DATE_RANGE.min || at > FILTER_DATE_RANGE.max || new Date(at).toISOString() !== createdAt) return undefined;
+  if (Number.isNaN(at) || at < FILTER_DATE_RANGE.min || at > FILTER_DATE_RANGE.max || new Date(at).toISOString() !== createdAt)
+    return undefined;
   return { createdAt, id };
 }
 

@@ -9,12 +9,22 @@ const time = z.string().nullable();
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")', example: 'https://herald.dev/problems/validation-error' }),
+    type: z
+      .string()
+      .openapi({
+        description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")',
+        example: 'https://herald.dev/problems/validation-error',
+      }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string().optional(),
     errors: z
-      .array(z.object({ field: z.string().openapi({ description: 'the path of the bad field: to.0, headers.X-Order, (body), Idempotency-Key, ...' }), message: z.string() }))
+      .array(
+        z.object({
+          field: z.string().openapi({ description: 'the path of the bad field: to.0, headers.X-Order, (body), Idempotency-Key, ...' }),
+          message: z.string(),
+        }),
+      )
       .optional()
       .openapi({ description: 'validation-error: every bad field (the first 50)' }),
     emailStatus: status.optional().openapi({ description: 'email-finished, not-applicable, not-failed: where the email stands' }),
@@ -43,7 +53,14 @@ export const EmailViewSchema = z
     updatedAt: time,
     sentAt: time,
     recipients: z.array(
-      z.object({ address: z.string(), kind: z.string(), status: z.string(), smtpCode: z.number().nullable(), smtpResponse: z.string().nullable(), updatedAt: time }),
+      z.object({
+        address: z.string(),
+        kind: z.string(),
+        status: z.string(),
+        smtpCode: z.number().nullable(),
+        smtpResponse: z.string().nullable(),
+        updatedAt: time,
+      }),
     ),
     attempts: z.array(
       z.object({
@@ -89,7 +106,11 @@ export const EmailListSchema = z
   .openapi('EmailList');
 
 export const EventListSchema = z
-  .object({ data: z.array(z.object({ id: z.number(), type: z.string(), at: time, actor: z.string().nullable(), data: z.record(z.string(), z.unknown()) })) })
+  .object({
+    data: z.array(
+      z.object({ id: z.number(), type: z.string(), at: time, actor: z.string().nullable(), data: z.record(z.string(), z.unknown()) }),
+    ),
+  })
   .openapi('EventList');
 
 export const ControlAnswerSchema = z
@@ -98,7 +119,9 @@ export const ControlAnswerSchema = z
 
 export const StatusAnswerSchema = z.object({ id: z.string(), status }).openapi('StatusAnswer');
 
-export const BulkRetryAnswerSchema = z.object({ matched: z.number(), redriven: z.number(), ids: z.array(z.string()) }).openapi('BulkRetryAnswer');
+export const BulkRetryAnswerSchema = z
+  .object({ matched: z.number(), redriven: z.number(), ids: z.array(z.string()) })
+  .openapi('BulkRetryAnswer');
 
 export const BatchAnswerSchema = z
   .object({
@@ -148,7 +171,9 @@ export const CampaignViewSchema = z
   })
   .openapi('Campaign');
 
-export const CampaignCreatedSchema = z.object({ id: z.string(), status: z.enum(CAMPAIGN_STATUSES), workflowId: z.string(), variables: z.array(z.string()) }).openapi('CampaignCreated');
+export const CampaignCreatedSchema = z
+  .object({ id: z.string(), status: z.enum(CAMPAIGN_STATUSES), workflowId: z.string(), variables: z.array(z.string()) })
+  .openapi('CampaignCreated');
 
 export const UploadReportSchema = z
   .object({
@@ -164,7 +189,14 @@ export const UploadReportSchema = z
 export const CampaignRecipientListSchema = z
   .object({
     data: z.array(
-      z.object({ email: z.string(), status: z.string(), emailId: z.string(), variables: z.record(z.string(), z.string()), sentAt: time, lastError: z.string().nullable() }),
+      z.object({
+        email: z.string(),
+        status: z.string(),
+        emailId: z.string(),
+        variables: z.record(z.string(), z.string()),
+        sentAt: time,
+        lastError: z.string().nullable(),
+      }),
     ),
     nextCursor: z.string().nullable(),
   })
@@ -188,7 +220,9 @@ export const AUTH_ERRORS = {
 
 /** What every route that reads a JSON body may answer about the body itself. */
 export const BODY_ERRORS = {
-  400: problem('validation-error (errors[] names each bad field), malformed-json, json-too-complex (nested deeper than 16 or more than 20 000 values)'),
+  400: problem(
+    'validation-error (errors[] names each bad field), malformed-json, json-too-complex (nested deeper than 16 or more than 20 000 values)',
+  ),
   413: problem('payload-too-large: the body is over the limit of the route'),
   415: problem('unsupported-media-type: the body is not application/json'),
 };

@@ -10,22 +10,30 @@ export function encodeSuppressionCursor(createdAt: Date, address: string): strin
 }
 
 /** A cursor is only ever one this API handed out: anything else is refused, never cast in SQL. */
-const CursorSchema = z.string().max(400).transform((cursor, ctx): SuppressionCursor => {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const bar = text.indexOf('|');
-  const createdAt = text.slice(0, bar);
-  const address = text.slice(bar + 1);
-  if (bar < 0 || Number.isNaN(Date.parse(createdAt)) || !emailAddress.safeParse(address).success) {
-    ctx.addIssue({ code: 'custom', message: 'not a cursor from this API' });
-    return z.NEVER;
-  }
-  return { createdAt, address };
-});
+const CursorSchema = z
+  .string()
+  .max(400)
+  .transform((cursor, ctx): SuppressionCursor => {
+    const text = Buffer.from(cursor, 'base64url').toString();
+    const bar = text.indexOf('|');
+    const createdAt = text.slice(0, bar);
+    const address = text.slice(bar + 1);
+    if (bar < 0 || Number.isNaN(Date.parse(createdAt)) || !emailAddress.safeParse(address).success) {
+      ctx.addIssue({ code: 'custom', message: 'not a cursor from this API' });
+      return z.NEVER;
+    }
+    return { createdAt, address };
+  });
 
 export const SuppressionQuerySchema = z
   .object({
     address: emailAddress.optional(),
-    domain: z.string().min(1).max(253).transform((s) => s.toLowerCase()).optional(),
+    domain: z
+      .string()
+      .min(1)
+      .max(253)
+      .transform((s) => s.toLowerCase())
+      .optional(),
     source: z.enum(SUPPRESSION_SOURCES).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),
     cursor: CursorSchema.optional(),
@@ -49,4 +57,6 @@ export const SuppressionSchema = z
   })
   .openapi('Suppression');
 
-export const SuppressionListSchema = z.object({ data: z.array(SuppressionSchema), nextCursor: z.string().nullable() }).openapi('SuppressionList');
+export const SuppressionListSchema = z
+  .object({ data: z.array(SuppressionSchema), nextCursor: z.string().nullable() })
+  .openapi('SuppressionList');

@@ -17,7 +17,11 @@ export interface PgCluster {
 function pgBinDir(): string {
   if (process.env.HERALD_PG_BIN) return process.env.HERALD_PG_BIN;
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   for (const v of versions) if (existsSync(path.join(root, v, 'bin', 'pg_ctl'))) return path.join(root, v, 'bin');
   throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (set HERALD_PG_BIN)');
 }
@@ -51,7 +55,11 @@ export async function initCluster(base: string, port: number): Promise<PgCluster
   const dir = path.join(base, 'pg');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chownToPostgres(dir);
-  runAsPostgres(path.join(pgBinDir(), 'initdb'), ['-D', path.join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'], 120_000);
+  runAsPostgres(
+    path.join(pgBinDir(), 'initdb'),
+    ['-D', path.join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'],
+    120_000,
+  );
   const cluster = describeCluster(dir, port);
   await startCluster(cluster);
   return cluster;
@@ -61,7 +69,18 @@ export async function startCluster(c: PgCluster): Promise<void> {
   // fsync off: the suite crashes the server process, never the machine, and the page cache
   // survives a process crash. Unix socket in the cluster's own folder, TCP on loopback only.
   const options = `-p ${c.port} -k ${c.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
-  runAsPostgres(path.join(pgBinDir(), 'pg_ctl'), ['-D', path.join(c.dir, 'data'), '-l', path.join(c.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
+  runAsPostgres(path.join(pgBinDir(), 'pg_ctl'), [
+    '-D',
+    path.join(c.dir, 'data'),
+    '-l',
+    path.join(c.dir, 'server.log'),
+    '-o',
+    options,
+    '-w',
+    '-t',
+    '60',
+    'start',
+  ]);
   await waitForPort(c.port, { timeoutMs: 30_000, what: 'PostgreSQL' });
 }
 

@@ -118,7 +118,10 @@ export class FaultStack extends HeraldStack {
  * The setup every scenario shares: its gateway (started in the scenario's folder) and the whole
  * stack pointed at it, started before the file's tests and stopped after them.
  */
-export function useFaultStack<G extends Gateway>(slug: string, opts: { gateway: (dir: string) => Promise<G>; env?: Record<string, string> }) {
+export function useFaultStack<G extends Gateway>(
+  slug: string,
+  opts: { gateway: (dir: string) => Promise<G>; env?: Record<string, string> },
+) {
   const scenario: { stack?: FaultStack; gateway?: G } = {};
   beforeAll(async () => {
     scenario.gateway = await opts.gateway(scenarioDir(slug));
