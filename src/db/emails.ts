@@ -52,6 +52,18 @@ export interface StoredEmailRef {
   created: boolean;
 }
 
+/** The answer for an email this call stored. */
+function createdRef(email: Pick<NewEmail, 'id' | 'workflowId' | 'requestHash' | 'sendAt'>, status: EmailStatus): StoredEmailRef {
+  return {
+    id: email.id,
+    status,
+    workflowId: email.workflowId,
+    requestHash: email.requestHash,
+    sendAt: email.sendAt ?? null,
+    created: true,
+  };
+}
+
 /** What is needed to steer an email's workflow. */
 export interface EmailRef {
   id: string;
@@ -213,14 +225,7 @@ async function insertInOneStatement(sql: Sql, email: NewEmail): Promise<StoredEm
       select e.id, 'email.accepted', ${source}::text, ${sql.json({ status, sendAt: email.sendAt ?? null } as never)}::jsonb from e)
     select exists (select 1 from e) as inserted`;
   if (!row.inserted) throw new DailyQuotaExceeded(email.dailyQuota);
-  return {
-    id: email.id,
-    status,
-    workflowId: email.workflowId,
-    requestHash: email.requestHash,
-    sendAt: email.sendAt ?? null,
-    created: true,
-  };
+  return createdRef(email, status);
 }
 
 /** What starting an email's workflow needs (a batch's starter, a campaign's page). */
@@ -280,14 +285,7 @@ export function createEmailStore(sql: Sql) {
         }
         await tx`insert into email_events (email_id, type, actor, data)
           values (${email.id}, 'email.accepted', ${email.source ?? 'api'}, ${tx.json({ status, sendAt: email.sendAt ?? null } as never)})`;
-        return {
-          id: email.id,
-          status,
-          workflowId: email.workflowId,
-          requestHash: email.requestHash,
-          sendAt: email.sendAt ?? null,
-          created: true,
-        };
+        return createdRef(email, status);
       }) as Promise<StoredEmailRef>;
     },
 
@@ -370,16 +368,7 @@ export function createEmailStore(sql: Sql) {
           await tx`insert into email_events ${tx(events, 'emailId', 'type', 'actor', 'data')}`;
         }
         return batch.map((e): StoredEmailRef =>
-          created.has(e.id)
-            ? {
-                id: e.id,
-                status: initialStatus(e.sendAt),
-                workflowId: e.workflowId,
-                requestHash: e.requestHash,
-                sendAt: e.sendAt ?? null,
-                created: true,
-              }
-            : existing.get(e.idempotencyKey!)!,
+          created.has(e.id) ? createdRef(e, initialStatus(e.sendAt)) : existing.get(e.idempotencyKey!)!,
         );
       }) as Promise<StoredEmailRef[]>;
     },
