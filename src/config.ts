@@ -84,11 +84,6 @@ const EnvSchema = z.object({
   SMTP_ATTEMPT_TIMEOUT_MS: duration(2 * MINUTE),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().positive().default(100),
-  /**
-   * How long one call into a workflow's sandbox may run before the SDK reports a deadlock; 0 turns
-   * the watchdog off (BENCHMARKS.md "The workflow sandbox's watchdog": it costs a thread per call).
-   */
-  WORKER_WORKFLOW_DEADLOCK_TIMEOUT_MS: z.coerce.number().int().min(0).max(4_294_967_295).default(5000),
   /** A campaign's sliding window: at most this many of its emails unfinished at once. */
   CAMPAIGN_WINDOW: z.coerce.number().int().positive().default(200),
   /** Recipients handed to delivery by one paging activity, at most. */
@@ -286,7 +281,6 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
-      workflowDeadlockTimeoutMs: e.WORKER_WORKFLOW_DEADLOCK_TIMEOUT_MS,
     },
     campaigns: {
       ...DEFAULT_CAMPAIGN_SETTINGS,

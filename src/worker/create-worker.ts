@@ -45,11 +45,6 @@ export interface HeraldWorkerOptions {
   webhooks?: Pick<WebhookService, 'publish'>;
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
-  /**
-   * The SDK's deadlock watchdog on each call into the workflow sandbox (ms; default 5000); 0: none.
-   * Node starts a thread for every watched call (patches/README.md).
-   */
-  workflowDeadlockTimeoutMs?: number;
   /** A prebuilt bundle (production), or bundled from the sources when absent. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -124,8 +119,6 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Her
     interceptors: { activity: [logContextActivityInterceptor] },
     maxConcurrentActivityTaskExecutions,
     maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 100,
-    // A compiled option the SDK reads but no longer types (sdk-typescript#249); 0 needs patches/.
-    ...({ isolateExecutionTimeout: opts.workflowDeadlockTimeoutMs ?? 5000 } as object),
     // A stopping worker lets attempts under way finish (SMTP timeouts are shorter than this).
     shutdownGraceTime: '30 seconds',
     // After a worker dies, its workflows' next tasks wait this long on its sticky queue before

@@ -131,8 +131,6 @@ export interface HarnessOptions {
   gateways?: Array<Omit<GatewayConfig, 'url'>>;
   breaker?: BreakerOptions;
   campaigns?: Partial<CampaignSettings>;
-  /** The worker's WORKER_WORKFLOW_DEADLOCK_TIMEOUT_MS (default: the SDK's 5 s; 0: no watchdog). */
-  workflowDeadlockTimeoutMs?: number;
 }
 
 export interface Harness {
@@ -205,7 +203,6 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sql,
     transports,
     breaker: options.breaker,
-    workflowDeadlockTimeoutMs: options.workflowDeadlockTimeoutMs,
     logger,
     metrics,
     webhooks,
