@@ -71,7 +71,6 @@ export async function startWorker(
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,
-    workflowDeadlockTimeoutMs: config.worker.workflowDeadlockTimeoutMs,
   });
   const webhookWorker = await createWebhookWorker({
     ...common,

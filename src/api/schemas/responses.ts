@@ -9,12 +9,10 @@ const time = z.string().nullable();
 
 export const ProblemSchema = z
   .object({
-    type: z
-      .string()
-      .openapi({
-        description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")',
-        example: 'https://herald.dev/problems/validation-error',
-      }),
+    type: z.string().openapi({
+      description: 'https://herald.dev/problems/<code>: the code names the error (README, "Errors")',
+      example: 'https://herald.dev/problems/validation-error',
+    }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string().optional(),
