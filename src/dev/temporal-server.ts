@@ -17,6 +17,13 @@ import type { TemporalPersistence } from './temporal-schema';
 /** The dynamic config Herald runs with, shared with docker-compose.yml. */
 export const TEMPORAL_DYNAMIC_CONFIG = path.resolve(__dirname, '../../deploy/temporal/dynamic-config.yaml');
 
+/**
+ * History shards of a cluster started here when the caller names no number (tests, the
+ * benchmark's `--temporal real`): several, so work is spread as on a production cluster, few
+ * enough for a 2-core machine. Production sets its own (docker-compose.yml: 16).
+ */
+export const DEFAULT_HISTORY_SHARDS = 4;
+
 /** The environment variable of each port the server listens on (all on BIND_ON_IP). */
 export const TEMPORAL_SERVER_PORT_VARIABLES = [
   'FRONTEND_GRPC_PORT',
@@ -75,7 +82,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
     POSTGRES_PWD: db.password,
     DBNAME: db.database,
     VISIBILITY_DBNAME: db.visibilityDatabase,
-    NUM_HISTORY_SHARDS: String(opts.historyShards ?? 4),
+    NUM_HISTORY_SHARDS: String(opts.historyShards ?? DEFAULT_HISTORY_SHARDS),
     BIND_ON_IP: '127.0.0.1',
     DYNAMIC_CONFIG_FILE_PATH: opts.dynamicConfigFile ?? TEMPORAL_DYNAMIC_CONFIG,
     LOG_LEVEL: opts.logLevel ?? 'warn',
