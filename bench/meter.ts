@@ -54,7 +54,9 @@ export class Meter {
     for (const [name, value] of Object.entries(procs)) {
       if (name === 'database' || name === 'temporalDatabases') continue;
       const pids = (Array.isArray(value) ? value : [value]).filter((pid): pid is number => typeof pid === 'number');
-      const measured = pids.map((pid) => ({ pid, cpu0: cpuSeconds(pid) })).filter((p): p is { pid: number; cpu0: number } => p.cpu0 !== undefined);
+      const measured = pids
+        .map((pid) => ({ pid, cpu0: cpuSeconds(pid) }))
+        .filter((p): p is { pid: number; cpu0: number } => p.cpu0 !== undefined);
       if (measured.length > 0) this.single.set(name, measured);
     }
     this.pg = new CpuGroup(() => {

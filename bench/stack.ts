@@ -138,15 +138,26 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
   let real: { pid: number; databases: string[]; shards: number } | undefined;
   if (!external && settings.temporal === 'real') {
     const shards = settings.historyShards ?? DEFAULT_HISTORY_SHARDS;
-    const persistence = temporalPersistenceFromUrl(adminUrl, { database: `${databaseName}_temporal`, visibilityDatabase: `${databaseName}_temporal_visibility` });
+    const persistence = temporalPersistenceFromUrl(adminUrl, {
+      database: `${databaseName}_temporal`,
+      visibilityDatabase: `${databaseName}_temporal_visibility`,
+    });
     const databases = [persistence.database, persistence.visibilityDatabase];
     onCleanup(async () => {
       for (const name of databases) await dropDatabase(adminUrl, name);
     });
-    const [serverBin, sqlTool] = await Promise.all([resolveTemporalServer(process.env.TEMPORAL_SERVER, log), resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL, log)]);
+    const [serverBin, sqlTool] = await Promise.all([
+      resolveTemporalServer(process.env.TEMPORAL_SERVER, log),
+      resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL, log),
+    ]);
     log(`bench: temporal-server ${TEMPORAL_SERVER_VERSION}, ${shards} history shards, databases ${databases.join(', ')}`);
     await setupTemporalSchemas(sqlTool, persistence);
-    const server = await startTemporalServer({ server: serverBin, persistence, logFile: path.join(workDir, 'temporal-server.log'), historyShards: shards });
+    const server = await startTemporalServer({
+      server: serverBin,
+      persistence,
+      logFile: path.join(workDir, 'temporal-server.log'),
+      historyShards: shards,
+    });
     onCleanup(() => server.stop());
     temporalAddress = server.address;
     real = { pid: server.process.pid!, databases, shards };
