@@ -107,7 +107,7 @@ export async function runTemporalBaseline(stack: Stack, kind: keyof typeof TEMPO
   const startedAt = new Map<string, number>();
   const startLatencies: number[] = [];
   try {
-    const meter = new Meter({ temporal: stack.temporalPid, [`${kind}worker`]: worker.pid, database: stack.databaseName });
+    const meter = new Meter({ temporal: stack.temporalPid, [`${kind}worker`]: worker.pid, database: stack.databaseName, temporalDatabases: stack.temporalDatabases });
     const t0 = Date.now();
     const allRan = new Promise<void>((resolve) => (notify = resolve));
     await pool(n, concurrency, async (i) => {

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { EMAIL_BODY, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
-import { startStack, type Stack, type StackSettings } from './stack';
+import { meterProcesses, startStack, type Stack, type StackSettings } from './stack';
 
 // `npm run bench -- --campaign N`: one campaign of N recipients on the embedded stack, measured
 // against the single-email knee of the same run. Phases:
@@ -200,13 +200,7 @@ export async function runCampaignBench(o: CampaignBenchOptions): Promise<{ healt
   const receipts = new Receipts(stack);
   // The stack's key: the development tenant's, its limits out of the bench's way (test/support/stack.ts).
   const auth = { authorization: `Bearer ${stack.apiKey}` };
-  const procs = {
-    api: stack.apiPid,
-    worker: stack.workerPid,
-    temporal: stack.temporalPid,
-    sink: stack.sink.pid,
-    database: stack.databaseName,
-  };
+  const procs = meterProcesses(stack);
 
   // 1. The single-email knee, in this run.
   o.log(`bench: single-email knee, rates ${o.rates.join(', ')}/s, ${o.stepSeconds} s each`);

@@ -7,16 +7,25 @@ import { CpuGroup, cpuSeconds, loadAverage, postgresPids } from './procfs';
 
 export interface Processes {
   api?: number;
-  worker?: number;
+  /** Several workers (--workers N): their CPU is summed. */
+  worker?: number | number[];
   temporal?: number;
   sink?: number;
   b1worker?: number;
   database: string;
+  /**
+   * The real Temporal server's persistence and visibility databases: the PostgreSQL backends
+   * connected to them are `temporal_pg` (the dev server's SQLite work is inside its own process).
+   */
+  temporalDatabases?: readonly string[];
 }
 
 export interface PhaseCpu {
   wallS: number;
-  /** CPU seconds per process name (runner = this process: load generator, B0 sender, B1 client). */
+  /**
+   * CPU seconds per process name (runner = this process: load generator, B0 sender, B1 client;
+   * worker = all the workers; temporal_pg = the real server's PostgreSQL backends).
+   */
   cpu: Record<string, number>;
   /** Busy CPU seconds of the whole machine, and the part that none of the above used. */
   machineBusyS: number;
@@ -36,31 +45,39 @@ export class Meter {
   private readonly start = Date.now();
   private readonly loadBefore = loadAverage();
   private readonly busy0 = machineBusySeconds();
-  private readonly single = new Map<string, { pid: number; cpu0: number }>();
+  private readonly single = new Map<string, Array<{ pid: number; cpu0: number }>>();
   private readonly runner0 = process.cpuUsage();
   private readonly pg: CpuGroup;
+  private readonly temporalPg?: CpuGroup;
 
   constructor(procs: Processes) {
-    for (const [name, pid] of Object.entries(procs)) {
-      if (name === 'database' || typeof pid !== 'number') continue;
-      const cpu0 = cpuSeconds(pid);
-      if (cpu0 !== undefined) this.single.set(name, { pid, cpu0 });
+    for (const [name, value] of Object.entries(procs)) {
+      if (name === 'database' || name === 'temporalDatabases') continue;
+      const pids = (Array.isArray(value) ? value : [value]).filter((pid): pid is number => typeof pid === 'number');
+      const measured = pids
+        .map((pid) => ({ pid, cpu0: cpuSeconds(pid) }))
+        .filter((p): p is { pid: number; cpu0: number } => p.cpu0 !== undefined);
+      if (measured.length > 0) this.single.set(name, measured);
     }
     this.pg = new CpuGroup(() => {
       const { backends, helpers } = postgresPids(procs.database);
       return [...backends, ...helpers];
     });
+    const temporalDatabases = procs.temporalDatabases;
+    if (temporalDatabases?.length) this.temporalPg = new CpuGroup(() => temporalDatabases.flatMap((db) => postgresPids(db).backends));
   }
 
   /** Folds in postgres backends that may end before the phase does; call now and then. */
   sample(): void {
     this.pg.sample();
+    this.temporalPg?.sample();
   }
 
   stop(): PhaseCpu {
     const cpu: Record<string, number> = {};
-    for (const [name, { pid, cpu0 }] of this.single) cpu[name] = (cpuSeconds(pid) ?? cpu0) - cpu0;
+    for (const [name, list] of this.single) cpu[name] = list.reduce((sum, { pid, cpu0 }) => sum + (cpuSeconds(pid) ?? cpu0) - cpu0, 0);
     cpu.postgres = this.pg.sample();
+    if (this.temporalPg) cpu.temporal_pg = this.temporalPg.sample();
     const r = process.cpuUsage(this.runner0);
     cpu.runner = (r.user + r.system) / 1e6;
     const machineBusyS = machineBusySeconds() - this.busy0;

@@ -6,7 +6,8 @@ import postgres from 'postgres';
 import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
 import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../test/support/paths';
-import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, startStack, type Stack, type StackSettings } from './stack';
+import { DEFAULT_HISTORY_SHARDS } from '../src/dev/temporal-server';
+import { cleanupAll, DEFAULT_SETTINGS, HERALD_ROOT, meterProcesses, startStack, type Stack, type StackSettings } from './stack';
 import { runB0, runTemporalBaseline, waitForNoOpenWorkflows, type BaselineResult } from './baselines';
 import { closedLoop, openLoop, percentile, type Accepted } from './load';
 import { Meter, type PhaseCpu } from './meter';
@@ -27,6 +28,13 @@ const HELP = `usage: npm run bench -- [options]
   --rates a,b,c           offered rates of the open loop (default: a ladder from the closed loop)
   --step-seconds S        duration of each open-loop step (default 15; smoke 5)
   --p99-bound-ms MS       accept-to-delivery p99 a step must stay under to pass (default 1000)
+  --temporal dev|real     which Temporal server the bench starts (default dev): dev = \`temporal server
+                          start-dev\` (one shard, SQLite), as npm start runs it; real = temporal-server
+                          v1.32.1 on databases of its own on the bench's PostgreSQL (schemas set up
+                          with temporal-sql-tool, dropped at the end), several history shards, the
+                          dynamic config of deploy/temporal/dynamic-config.yaml (as test:cluster)
+  --shards N              history shards of the real server (default ${DEFAULT_HISTORY_SHARDS})
+  --workers N             Herald worker processes on the task queue (default 1); worker CPU is their sum
   --temporal-flags "..."  dev server tuning flags instead of the defaults ("none" for none)
   --worker-activities N / --worker-workflow-tasks N / --smtp-pool N / --db-pool N
   --skip-b0 --skip-b1 --skip-b2 --skip-closed --skip-open   leave phases out (experiments)
@@ -37,8 +45,8 @@ const HELP = `usage: npm run bench -- [options]
                           (perf, during the closed loop), summarized at the end
   --campaign N            a campaign of N recipients instead (bench/campaign.ts): single-email
                           knee, batches of 1000, upload, pause/resume, completion; stack options apply
-Environment: HERALD_BENCH_TEMPORAL_ADDRESS (use that server), HERALD_BENCH_DATABASE_ADMIN_URL,
-TEMPORAL_CLI.`;
+Environment: HERALD_BENCH_TEMPORAL_ADDRESS (use that server, not metered, instead of starting one),
+HERALD_BENCH_DATABASE_ADMIN_URL, TEMPORAL_CLI, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL.`;
 
 interface Options {
   smoke: boolean;
@@ -75,6 +83,7 @@ function parseArgs(argv: string[]): Options {
     profile: argv.includes('--profile'),
     settings: { ...DEFAULT_SETTINGS, temporalTuning: DEV_SERVER_TUNING, nodeArgs: [], extraEnv: {} },
   };
+  let tuned = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -113,8 +122,17 @@ function parseArgs(argv: string[]): Options {
       case '--temporal-flags': {
         const v = next().trim();
         o.settings.temporalTuning = v === 'none' ? [] : v.split(/\s+/);
+        tuned = true;
         break;
       }
+      case '--temporal': {
+        const v = next();
+        if (v !== 'dev' && v !== 'real') throw new Error(`--temporal is dev or real, not ${v}`);
+        o.settings.temporal = v;
+        break;
+      }
+      case '--shards': o.settings.historyShards = Math.round(num()); break;
+      case '--workers': o.settings.workers = Math.round(num()); break;
       case '--worker-activities': o.settings.workerMaxActivities = Math.round(num()); break;
       case '--worker-workflow-tasks': o.settings.workerMaxWorkflowTasks = Math.round(num()); break;
       case '--smtp-pool': o.settings.smtpPoolMax = Math.round(num()); break;
@@ -128,6 +146,8 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${a}\n${HELP}`);
     }
   }
+  if (o.settings.temporal === 'real' && tuned) throw new Error('--temporal-flags tunes the dev server; the real server runs with deploy/temporal/dynamic-config.yaml');
+  if (o.settings.temporal === 'dev' && o.settings.historyShards !== undefined) throw new Error('--shards is for --temporal real (the dev server has one shard)');
   return o;
 }
 
@@ -184,10 +204,6 @@ interface HeraldPhase {
   cpu: PhaseCpu;
 }
 
-function procsOf(stack: Stack) {
-  return { api: stack.apiPid, worker: stack.workerPid, temporal: stack.temporalPid, sink: stack.sink.pid, database: stack.databaseName };
-}
-
 function e2e(receipts: Receipts, accepted: Accepted[]): number[] {
   const out: number[] = [];
   for (const a of accepted) {
@@ -198,7 +214,7 @@ function e2e(receipts: Receipts, accepted: Accepted[]): number[] {
 }
 
 async function heraldClosedLoop(stack: Stack, receipts: Receipts, n: number, connections: number, all: Accepted[]): Promise<HeraldPhase> {
-  const meter = new Meter(procsOf(stack));
+  const meter = new Meter(meterProcesses(stack));
   const sampler = setInterval(() => meter.sample(), 1000);
   const load = await closedLoop({ url: stack.apiUrl, key: stack.apiKey }, n, connections);
   all.push(...load.accepted);
@@ -233,7 +249,7 @@ async function heraldOpenStep(
   label = `open ${rate}/s`,
   onSample?: () => void,
 ): Promise<HeraldPhase> {
-  const meter = new Meter(procsOf(stack));
+  const meter = new Meter(meterProcesses(stack));
   const sinkBefore = stack.sink.count();
   const live: Accepted[] = [];
   let backlogMax = 0;
@@ -376,9 +392,16 @@ function fmt(x: number | undefined | null, digits = 0): string {
   return x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 }
 
-function cpuCells(cpu: PhaseCpu, n: number): string {
+/** The CPU columns: with the real server, its PostgreSQL backends (temporal_pg, "t-pg") after its own process. */
+function cpuColumns(stack: Stack): Array<[key: string, header: string]> {
+  const columns: Array<[string, string]> = [['api', 'api'], ['worker', 'worker'], ['temporal', 'temporal']];
+  if (stack.temporalDatabases) columns.push(['temporal_pg', ' t-pg']); // a space: 'temporal' overflows its column
+  return [...columns, ['postgres', 'pg'], ['sink', 'sink'], ['runner', 'runner']];
+}
+
+function cpuCells(cpu: PhaseCpu, n: number, columns: Array<[string, string]>): string {
   const ms = (name: string) => (cpu.cpu[name] === undefined ? '-' : ((cpu.cpu[name] / n) * 1000).toFixed(2));
-  return ['api', 'worker', 'temporal', 'postgres', 'sink', 'runner'].map((k) => pad(ms(k), 7)).join('') + pad(((cpu.othersS / cpu.wallS) * 100).toFixed(0) + '%', 7);
+  return columns.map(([k]) => pad(ms(k), 7)).join('') + pad(((cpu.othersS / cpu.wallS) * 100).toFixed(0) + '%', 7);
 }
 
 async function main() {
@@ -401,13 +424,15 @@ async function main() {
   const started = Date.now();
   log(`bench: ${opts.smoke ? 'smoke' : 'full'} run; machine: ${machineFacts()}; load average before: ${loadAverage()}`);
   if (opts.settings.gatewayRatePerSecond) log(`bench: the sink is a rate-limited gateway (${opts.settings.gatewayRatePerSecond}/s): first attempts through its task queue`);
-  log(`bench: temporal flags: ${opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`);
+  if (opts.settings.temporal === 'real') log(`bench: the real Temporal server, ${opts.settings.historyShards ?? DEFAULT_HISTORY_SHARDS} history shards, on PostgreSQL`);
+  if (opts.settings.workers > 1) log(`bench: ${opts.settings.workers} worker processes`);
+  log(`bench: temporal flags: ${opts.settings.temporal === 'real' ? '(dev server only)' : opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`);
   if (opts.profile) {
     profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-bench-prof-'));
     opts.settings.nodeArgs = [...opts.settings.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   }
   const stack = await startStack(opts.settings, log);
-  roles = { [stack.apiPid]: 'api', [stack.workerPid]: 'worker' };
+  roles = { [stack.apiPid]: 'api', ...Object.fromEntries(stack.workerPids.map((pid, i) => [pid, i === 0 ? 'worker' : `worker-${i + 1}`])) };
   const receipts = new Receipts(stack);
   const accepted: Accepted[] = [];
   let b0: BaselineResult | undefined;
@@ -481,21 +506,23 @@ async function main() {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const openWorkflows = await waitForNoOpenWorkflows(new Client({ connection }), `TaskQueue="${stack.taskQueue}"`, 30_000);
   await connection.close();
-  const workerPeak = peakRssMiB(stack.workerPid);
+  const workerPeaks = stack.workerPids.map((pid) => peakRssMiB(pid) ?? NaN);
+  const workerPeak = stack.workerPids.length === 1 ? peakRssMiB(stack.workerPid) : Math.max(...workerPeaks);
   const apiPeak = peakRssMiB(stack.apiPid);
 
   // The table.
   const lines: string[] = [];
   lines.push('');
   lines.push(`Herald benchmark (${opts.smoke ? 'smoke' : 'full'}), ${new Date().toISOString()}, build ${buildId()}, ${machineFacts()}`);
-  lines.push(`temporal flags: ${opts.settings.temporalTuning.join(' ') || '(none)'} | worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks} | SMTP pool ${opts.settings.smtpPoolMax} | DB pool ${opts.settings.dbPoolMax} | clients ${opts.connections}`);
+  const columns = cpuColumns(stack);
+  lines.push(`temporal: ${stack.temporalDescription}${stack.workerPids.length > 1 ? ` | ${stack.workerPids.length} worker processes (worker CPU is their sum)` : ''} | worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks} | SMTP pool ${opts.settings.smtpPoolMax} | DB pool ${opts.settings.dbPoolMax} | clients ${opts.connections}`);
   lines.push('');
-  lines.push(pad('phase', 22) + pad('offered/s', 10) + pad('accept/s', 9) + pad('deliv/s', 9) + pad('API p50/p99 ms', 16) + pad('e2e p50/p99 ms', 16) + pad('backlog', 8) + pad('ok', 4) + '| CPU ms/email: ' + ['api', 'worker', 'temporal', 'pg', 'sink', 'runner', 'others'].map((h) => pad(h, 7)).join(''));
+  lines.push(pad('phase', 22) + pad('offered/s', 10) + pad('accept/s', 9) + pad('deliv/s', 9) + pad('API p50/p99 ms', 16) + pad('e2e p50/p99 ms', 16) + pad('backlog', 8) + pad('ok', 4) + '| CPU ms/email: ' + [...columns.map(([, h]) => h), 'others'].map((h) => pad(h, 7)).join(''));
   for (const [label, b, worker] of [['B0 SMTP limit', b0, ''], ['B1 Temporal limit', b1, 'b1worker'], ['B2 Temporal floor', b2, 'b2worker']] as const) {
     if (!b) continue;
     const startCol = b.startP50Ms === undefined ? '-' : `${fmt(b.startP50Ms, 1)}/${fmt(b.startP99Ms, 1)}*`;
     const workerCell = worker ? ` (${worker.slice(0, 2).toUpperCase()} worker ${fmt(((b.cpu.cpu[worker] ?? 0) / b.n) * 1000, 2)})` : '';
-    lines.push(pad(label, 22) + pad('-', 10) + pad('-', 9) + pad(fmt(b.perS), 9) + pad(startCol, 16) + pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) + pad('-', 8) + pad('', 4) + '|               ' + cpuCells(b.cpu, b.n) + workerCell);
+    lines.push(pad(label, 22) + pad('-', 10) + pad('-', 9) + pad(fmt(b.perS), 9) + pad(startCol, 16) + pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) + pad('-', 8) + pad('', 4) + '|               ' + cpuCells(b.cpu, b.n, columns) + workerCell);
   }
   for (const p of [closed, ...steps, half, soakResult?.phase]) {
     if (!p) continue;
@@ -509,7 +536,7 @@ async function main() {
         pad(p.backlogAtEnd === undefined ? '-' : String(p.backlogAtEnd), 8) +
         pad(p.passed === undefined ? '' : p.passed ? 'yes' : 'NO', 4) +
         '|               ' +
-        cpuCells(p.cpu, Math.max(1, p.accepted)),
+        cpuCells(p.cpu, Math.max(1, p.accepted), columns),
     );
   }
   lines.push(b1 || b2 ? '* B1, B2: latency of the client\'s workflow start call (back to back from C clients), the Temporal part of an API request' : '');
@@ -520,7 +547,7 @@ async function main() {
     `knee: ${knee ?? 'not found'} emails/s (highest offered rate with e2e p99 <= ${opts.p99BoundMs} ms and no backlog); ` +
       `Herald/B1 = ${fmt(ratio, 2)}; Herald/B2 = ${fmt(ratioB2, 2)}; knee/B2 = ${fmt(knee && b2 ? knee / b2.perS : NaN, 2)}; Herald/B0 = ${fmt(closed && b0 ? closed.deliveredPerS / b0.perS : NaN, 3)}`,
   );
-  lines.push(`peak RSS: worker ${fmt(workerPeak)} MiB, api ${fmt(apiPeak)} MiB`);
+  lines.push(`peak RSS: worker ${stack.workerPids.length === 1 ? fmt(workerPeak) : workerPeaks.map((x) => fmt(x)).join(' / ')} MiB, api ${fmt(apiPeak)} MiB`);
   if (soakResult) {
     lines.push(
       `soak ${soakResult.rate}/s for ${soakResult.seconds} s: worker RSS ${fmt(soakResult.workerFirstMin)} MiB (minute 2) -> ${fmt(soakResult.workerLastMin)} MiB (last minute), slope ${fmt(soakResult.workerSlopeMiBPerMin, 2)} MiB/min; api ${fmt(soakResult.apiFirstMin)} -> ${fmt(soakResult.apiLastMin)} MiB`,
@@ -534,6 +561,8 @@ async function main() {
   const summary = {
     mode: opts.smoke ? 'smoke' : 'full',
     build: buildId(),
+    temporal: stack.temporal,
+    history_shards: stack.temporal === 'dev' ? 1 : (stack.historyShards ?? null),
     herald_delivered_per_s: round(closed?.deliveredPerS ?? NaN),
     herald_accepted_per_s: round(closed?.acceptedPerS ?? NaN),
     b1_per_s: round(b1?.perS ?? NaN),
@@ -562,6 +591,7 @@ async function main() {
     b2_others_cpu_pct: b2 ? round((b2.cpu.othersS / b2.cpu.wallS) * 100) : null,
     others_cpu_pct: closed ? round((closed.cpu.othersS / closed.cpu.wallS) * 100) : null,
     worker_peak_rss_mib: round(workerPeak ?? NaN),
+    ...(stack.workerPids.length > 1 ? { worker_peak_rss_mib_each: workerPeaks.map((x) => round(x)) } : {}),
     api_peak_rss_mib: round(apiPeak ?? NaN),
     soak: soakResult
       ? { rate: soakResult.rate, seconds: soakResult.seconds, worker_rss_first_min: round(soakResult.workerFirstMin), worker_rss_last_min: round(soakResult.workerLastMin), worker_slope_mib_per_min: round(soakResult.workerSlopeMiBPerMin, 2), passed: soakResult.phase.passed }
@@ -575,7 +605,8 @@ async function main() {
     loadavg: loadAverage(),
     wall_s: Math.round((Date.now() - started) / 1000),
     settings: {
-      temporal_flags: opts.settings.temporalTuning.join(' '),
+      temporal_flags: stack.temporal === 'dev' ? opts.settings.temporalTuning.join(' ') : '',
+      ...(opts.settings.workers > 1 ? { workers: opts.settings.workers } : {}),
       worker_activities: opts.settings.workerMaxActivities,
       worker_workflow_tasks: opts.settings.workerMaxWorkflowTasks,
       smtp_pool: opts.settings.smtpPoolMax,

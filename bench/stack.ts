@@ -3,21 +3,38 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { DEV_SERVER_TUNING } from '../src/dev/temporal-dev-server';
+import { setupTemporalSchemas, temporalPersistenceFromUrl } from '../src/dev/temporal-schema';
+import { DEFAULT_HISTORY_SHARDS, startTemporalServer } from '../src/dev/temporal-server';
+import { resolveTemporalServer, resolveTemporalSqlTool, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-server-binaries';
 import { adminUrlFromEnv, createDatabase, dropDatabase } from '../test/support/database';
 import { REPO_ROOT } from '../test/support/paths';
 import { startSmtpSink, type SmtpSink } from '../test/support/smtp-sink';
 import { HeraldStack, stackPorts, type HeraldStackOptions } from '../test/support/stack';
+import type { Processes } from './meter';
 
 // The stack under test (test/support/stack.ts), each part its own process so CPU and memory are
-// per process: Temporal dev server (SQLite file, as `npm start` runs it), PostgreSQL database
-// herald_bench_*, Postfix's smtp-sink, `node dist/bin/api.js` and `node dist/bin/worker.js`.
+// per process: Temporal dev server (SQLite file, as `npm start` runs it) or the real Temporal
+// server (`--temporal real`: temporal-server on databases of its own on the bench's PostgreSQL,
+// as test:cluster runs it), PostgreSQL database herald_bench_*, Postfix's smtp-sink,
+// `node dist/bin/api.js` and `node dist/bin/worker.js` (`--workers N`: N of them).
 
 /** Where the Herald build under test lives (its dist/): this checkout, or a scratch copy (experiments). */
 export const HERALD_ROOT = process.env.HERALD_BENCH_HERALD_ROOT ? path.resolve(process.env.HERALD_BENCH_HERALD_ROOT) : REPO_ROOT;
 
+export type TemporalKind = 'dev' | 'real';
+
 export interface StackSettings {
-  /** Flags for `temporal server start-dev` instead of DEV_SERVER_TUNING. */
+  /**
+   * dev: `temporal server start-dev` (one shard, SQLite), as `npm start` runs it. real:
+   * temporal-server (src/dev/temporal-server.ts) with `historyShards` shards on PostgreSQL.
+   */
+  temporal: TemporalKind;
+  /** The real server's history shards (default DEFAULT_HISTORY_SHARDS). */
+  historyShards?: number;
+  /** Flags for `temporal server start-dev` instead of DEV_SERVER_TUNING (dev only). */
   temporalTuning: readonly string[];
+  /** Herald worker processes on the task queue. */
+  workers: number;
   workerMaxActivities: number;
   workerMaxWorkflowTasks: number;
   smtpPoolMax: number;
@@ -33,7 +50,9 @@ export interface StackSettings {
 }
 
 export const DEFAULT_SETTINGS: StackSettings = {
+  temporal: 'dev',
   temporalTuning: DEV_SERVER_TUNING,
+  workers: 1,
   workerMaxActivities: 100,
   workerMaxWorkflowTasks: 100,
   smtpPoolMax: 5,
@@ -44,7 +63,15 @@ export const DEFAULT_SETTINGS: StackSettings = {
 
 export interface Stack {
   temporalAddress: string;
+  /** Which server: ours (dev or real), or the one of HERALD_BENCH_TEMPORAL_ADDRESS (external, not metered). */
+  temporal: TemporalKind | 'external';
+  /** In words, for the table's header. */
+  temporalDescription: string;
+  /** The real server's history shards. */
+  historyShards?: number;
   temporalPid?: number;
+  /** The real server's persistence and visibility databases (on the bench's PostgreSQL). */
+  temporalDatabases?: string[];
   databaseUrl: string;
   databaseName: string;
   sink: SmtpSink;
@@ -52,7 +79,10 @@ export interface Stack {
   /** A key of the tenant the load sends as (all scopes, limits raised). */
   apiKey: string;
   apiPid: number;
+  /** The first worker. */
   workerPid: number;
+  /** Every worker (--workers N). */
+  workerPids: number[];
   taskQueue: string;
   /** Environment given to api and worker (and to the B1 worker, for the same settings). */
   env: Record<string, string>;
@@ -101,8 +131,37 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
   const sink = await startSmtpSink();
   onCleanup(() => sink.close());
 
-  // Temporal: one named by HERALD_BENCH_TEMPORAL_ADDRESS, or a dev server of our own.
-  const temporalAddress = process.env.HERALD_BENCH_TEMPORAL_ADDRESS;
+  // Temporal: one named by HERALD_BENCH_TEMPORAL_ADDRESS, or a server of our own: the dev server
+  // (started by HeraldStack) or the real one (started here).
+  const external = process.env.HERALD_BENCH_TEMPORAL_ADDRESS;
+  let temporalAddress = external;
+  let real: { pid: number; databases: string[]; shards: number } | undefined;
+  if (!external && settings.temporal === 'real') {
+    const shards = settings.historyShards ?? DEFAULT_HISTORY_SHARDS;
+    const persistence = temporalPersistenceFromUrl(adminUrl, {
+      database: `${databaseName}_temporal`,
+      visibilityDatabase: `${databaseName}_temporal_visibility`,
+    });
+    const databases = [persistence.database, persistence.visibilityDatabase];
+    onCleanup(async () => {
+      for (const name of databases) await dropDatabase(adminUrl, name);
+    });
+    const [serverBin, sqlTool] = await Promise.all([
+      resolveTemporalServer(process.env.TEMPORAL_SERVER, log),
+      resolveTemporalSqlTool(process.env.TEMPORAL_SQL_TOOL, log),
+    ]);
+    log(`bench: temporal-server ${TEMPORAL_SERVER_VERSION}, ${shards} history shards, databases ${databases.join(', ')}`);
+    await setupTemporalSchemas(sqlTool, persistence);
+    const server = await startTemporalServer({
+      server: serverBin,
+      persistence,
+      logFile: path.join(workDir, 'temporal-server.log'),
+      historyShards: shards,
+    });
+    onCleanup(() => server.stop());
+    temporalAddress = server.address;
+    real = { pid: server.process.pid!, databases, shards };
+  }
   const opts: HeraldStackOptions = {
     dir: workDir,
     databaseUrl,
@@ -111,6 +170,7 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     taskQueue: `herald-bench-${process.pid}`,
     temporalAddress,
     temporalCli: temporalAddress ? undefined : await resolveTemporalCli(process.env.TEMPORAL_CLI, log),
+    workers: settings.workers,
     temporalTuning: settings.temporalTuning,
     env: {
       DATABASE_POOL_MAX: String(settings.dbPoolMax),
@@ -129,9 +189,19 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
   const herald = new HeraldStack(opts, await stackPorts(opts));
   onCleanup(() => herald.stop());
   await herald.boot();
+  const temporal = external ? 'external' : settings.temporal;
   return {
     temporalAddress: herald.temporalAddress,
-    temporalPid: herald.temporal?.process.pid,
+    temporal,
+    temporalDescription:
+      temporal === 'external'
+        ? `external server at ${external} (HERALD_BENCH_TEMPORAL_ADDRESS, not metered)`
+        : real
+          ? `real server temporal-server ${TEMPORAL_SERVER_VERSION}, ${real.shards} history shards, PostgreSQL, deploy/temporal/dynamic-config.yaml`
+          : `dev server (1 shard, SQLite), flags: ${settings.temporalTuning.join(' ') || '(none)'}`,
+    historyShards: real?.shards,
+    temporalPid: real?.pid ?? herald.temporal?.process.pid,
+    temporalDatabases: real?.databases,
     databaseUrl,
     databaseName,
     sink,
@@ -139,10 +209,23 @@ export async function startStack(settings: StackSettings, log: (m: string) => vo
     apiKey: herald.apiKey,
     apiPid: herald.api!.pid,
     workerPid: herald.worker!.pid,
+    workerPids: [herald.worker!, ...herald.extraWorkers].map((w) => w.pid),
     taskQueue: herald.taskQueue,
     env: herald.env,
     nodeArgs: settings.nodeArgs,
     workDir,
     stop: cleanupAll,
+  };
+}
+
+/** The processes of the stack the Meter measures: every worker summed, the real server's PostgreSQL backends apart. */
+export function meterProcesses(stack: Stack): Processes {
+  return {
+    api: stack.apiPid,
+    worker: stack.workerPids.length === 1 ? stack.workerPid : stack.workerPids,
+    temporal: stack.temporalPid,
+    sink: stack.sink.pid,
+    database: stack.databaseName,
+    temporalDatabases: stack.temporalDatabases,
   };
 }

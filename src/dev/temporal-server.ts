@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -14,8 +14,26 @@ import type { TemporalPersistence } from './temporal-schema';
 // chosen here so several servers can run on one machine, side by side or as one cluster on the
 // same databases (they find each other through the membership table).
 
-/** The dynamic config Herald runs with, shared with docker-compose.yml. */
-export const TEMPORAL_DYNAMIC_CONFIG = path.resolve(__dirname, '../../deploy/temporal/dynamic-config.yaml');
+/**
+ * The dynamic config Herald runs with, shared with docker-compose.yml: found upwards from this
+ * file, which runs from src/dev (jest), dist/dev (the build) or dist-bench/src/dev (the benchmark).
+ */
+export const TEMPORAL_DYNAMIC_CONFIG = findUpwards(__dirname, path.join('deploy', 'temporal', 'dynamic-config.yaml'));
+
+function findUpwards(start: string, file: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, file))) return path.join(dir, file);
+    // Not found: the path the server will name in its error.
+    if (path.dirname(dir) === dir) return path.resolve(start, '../..', file);
+  }
+}
+
+/**
+ * History shards of a cluster started here when the caller names no number (tests, the
+ * benchmark's `--temporal real`): several, so work is spread as on a production cluster, few
+ * enough for a 2-core machine. Production sets its own (docker-compose.yml: 16).
+ */
+export const DEFAULT_HISTORY_SHARDS = 4;
 
 /** The environment variable of each port the server listens on (all on BIND_ON_IP). */
 export const TEMPORAL_SERVER_PORT_VARIABLES = [
@@ -75,7 +93,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
     POSTGRES_PWD: db.password,
     DBNAME: db.database,
     VISIBILITY_DBNAME: db.visibilityDatabase,
-    NUM_HISTORY_SHARDS: String(opts.historyShards ?? 4),
+    NUM_HISTORY_SHARDS: String(opts.historyShards ?? DEFAULT_HISTORY_SHARDS),
     BIND_ON_IP: '127.0.0.1',
     DYNAMIC_CONFIG_FILE_PATH: opts.dynamicConfigFile ?? TEMPORAL_DYNAMIC_CONFIG,
     LOG_LEVEL: opts.logLevel ?? 'warn',

@@ -35,6 +35,8 @@ export interface HeraldStackOptions {
   nodeArgs?: string[];
   /** The Herald build under test (its dist/): this checkout by default. */
   heraldRoot?: string;
+  /** Worker processes on the task queue (default 1): `worker` is the first, `extraWorkers` the others. */
+  workers?: number;
 }
 
 const execFileAsync = promisify(execFile);
@@ -68,6 +70,8 @@ export class HeraldStack {
   temporal?: DevServer;
   api?: Proc;
   worker?: Proc;
+  /** Workers beyond the first (option `workers`), on the same task queue. */
+  extraWorkers: Proc[] = [];
   readonly env: Record<string, string>;
   /** A key of the development tenant `default` (all scopes, limits out of the load's way). */
   apiKey = '';
@@ -107,7 +111,7 @@ export class HeraldStack {
     mkdirSync(this.opts.dir, { recursive: true });
     try {
       await Promise.all([this.startTemporal(), this.migrate().then(() => this.createApiKey())]);
-      await Promise.all([this.startWorker(), this.startApi()]);
+      await Promise.all([this.startWorker(), this.startExtraWorkers(), this.startApi()]);
     } catch (err) {
       await this.stop();
       throw err;
@@ -173,13 +177,19 @@ export class HeraldStack {
     await this.worker.waitForLine(/worker running/, 60_000);
   }
 
+  /** The workers beyond the first (option `workers`), started once by boot. */
+  private async startExtraWorkers(): Promise<void> {
+    for (let i = 2; i <= (this.opts.workers ?? 1); i++) this.extraWorkers.push(this.node(`worker-${i}`, 'worker.js'));
+    await Promise.all(this.extraWorkers.map((w) => w.waitForLine(/worker running/, 60_000)));
+  }
+
   async startApi(): Promise<void> {
     this.api = this.node('api', 'api.js');
     await this.api.waitForLine(/API listening/, 60_000);
   }
 
-  /** Stops API, worker and dev server (SIGTERM, then SIGKILL); safe to call twice and after a failed start. */
+  /** Stops API, workers and dev server (SIGTERM, then SIGKILL); safe to call twice and after a failed start. */
   async stop(): Promise<void> {
-    for (const part of [this.api, this.worker, this.temporal]) await part?.stop().catch(() => {});
+    for (const part of [this.api, this.worker, ...this.extraWorkers, this.temporal]) await part?.stop().catch(() => {});
   }
 }
