@@ -38,7 +38,11 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
  * (same pool size), with as many sends at once as the worker runs activities.
  */
 export async function runB0(stack: Stack, n: number, concurrency: number, poolMax: number): Promise<BaselineResult> {
-  const transports = createTransportRegistry({ gateways: [{ name: 'sink', url: stack.sink.url, priority: 0 }], maxConnections: poolMax, attemptTimeoutMs: 120_000 });
+  const transports = createTransportRegistry({
+    gateways: [{ name: 'sink', url: stack.sink.url, priority: 0 }],
+    maxConnections: poolMax,
+    attemptTimeoutMs: 120_000,
+  });
   const transport = transports.get('sink');
   const latencies: number[] = [];
   const meter = new Meter({ sink: stack.sink.pid, database: stack.databaseName });
@@ -80,7 +84,12 @@ const TEMPORAL_BASELINES = {
  * of "one workflow per email"). The rate is n / (last ran - first start); latency is
  * start-to-ran. The worker's CPU is reported as `b1worker` / `b2worker`.
  */
-export async function runTemporalBaseline(stack: Stack, kind: keyof typeof TEMPORAL_BASELINES, n: number, concurrency: number): Promise<BaselineResult> {
+export async function runTemporalBaseline(
+  stack: Stack,
+  kind: keyof typeof TEMPORAL_BASELINES,
+  n: number,
+  concurrency: number,
+): Promise<BaselineResult> {
   const { workflowType, what } = TEMPORAL_BASELINES[kind];
   const taskQueue = `${stack.taskQueue}-${kind}`;
   const worker = spawnLogged(`${kind}-worker`, process.execPath, [...stack.nodeArgs, path.join(__dirname, 'baseline-worker.js')], {
@@ -107,7 +116,12 @@ export async function runTemporalBaseline(stack: Stack, kind: keyof typeof TEMPO
   const startedAt = new Map<string, number>();
   const startLatencies: number[] = [];
   try {
-    const meter = new Meter({ temporal: stack.temporalPid, [`${kind}worker`]: worker.pid, database: stack.databaseName, temporalDatabases: stack.temporalDatabases });
+    const meter = new Meter({
+      temporal: stack.temporalPid,
+      [`${kind}worker`]: worker.pid,
+      database: stack.databaseName,
+      temporalDatabases: stack.temporalDatabases,
+    });
     const t0 = Date.now();
     const allRan = new Promise<void>((resolve) => (notify = resolve));
     await pool(n, concurrency, async (i) => {
@@ -118,7 +132,8 @@ export async function runTemporalBaseline(stack: Stack, kind: keyof typeof TEMPO
       startLatencies.push(performance.now() - t);
     });
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000 + n * 50).unref());
-    if ((await Promise.race([allRan, timeout])) === 'timeout') throw new Error(`${kind.toUpperCase()}: only ${ran.size} of ${n} ${what} ran`);
+    if ((await Promise.race([allRan, timeout])) === 'timeout')
+      throw new Error(`${kind.toUpperCase()}: only ${ran.size} of ${n} ${what} ran`);
     const wallS = (lastRan - t0) / 1000;
     const cpu = meter.stop();
     const latencies = [...ran].map(([id, at]) => at - (startedAt.get(id) ?? at));

@@ -83,11 +83,7 @@ interface KneeStep {
   passed: boolean;
 }
 
-async function kneeLadder(
-  stack: Stack,
-  receipts: Receipts,
-  o: CampaignBenchOptions,
-): Promise<{ knee?: number; steps: KneeStep[] }> {
+async function kneeLadder(stack: Stack, receipts: Receipts, o: CampaignBenchOptions): Promise<{ knee?: number; steps: KneeStep[] }> {
   const steps: KneeStep[] = [];
   let knee: number | undefined;
   for (const rate of o.rates) {

@@ -109,16 +109,39 @@ function parseArgs(argv: string[]): Options {
         console.log(HELP);
         process.exit(0);
         break;
-      case '--soak-seconds': o.soakSeconds = num(); break;
-      case '--soak-rate': o.soakRate = num(); break;
-      case '--n': o.n = Math.round(num()); break;
-      case '--b0': o.b0 = Math.round(num()); break;
-      case '--b1': o.b1 = Math.round(num()); break;
-      case '--b2': o.b2 = Math.round(num()); break;
-      case '--connections': o.connections = Math.round(num()); break;
-      case '--rates': o.rates = next().split(',').map(Number).filter((x) => x > 0); break;
-      case '--step-seconds': o.stepSeconds = num(); break;
-      case '--p99-bound-ms': o.p99BoundMs = num(); break;
+      case '--soak-seconds':
+        o.soakSeconds = num();
+        break;
+      case '--soak-rate':
+        o.soakRate = num();
+        break;
+      case '--n':
+        o.n = Math.round(num());
+        break;
+      case '--b0':
+        o.b0 = Math.round(num());
+        break;
+      case '--b1':
+        o.b1 = Math.round(num());
+        break;
+      case '--b2':
+        o.b2 = Math.round(num());
+        break;
+      case '--connections':
+        o.connections = Math.round(num());
+        break;
+      case '--rates':
+        o.rates = next()
+          .split(',')
+          .map(Number)
+          .filter((x) => x > 0);
+        break;
+      case '--step-seconds':
+        o.stepSeconds = num();
+        break;
+      case '--p99-bound-ms':
+        o.p99BoundMs = num();
+        break;
       case '--temporal-flags': {
         const v = next().trim();
         o.settings.temporalTuning = v === 'none' ? [] : v.split(/\s+/);
@@ -131,23 +154,45 @@ function parseArgs(argv: string[]): Options {
         o.settings.temporal = v;
         break;
       }
-      case '--shards': o.settings.historyShards = Math.round(num()); break;
-      case '--workers': o.settings.workers = Math.round(num()); break;
-      case '--worker-activities': o.settings.workerMaxActivities = Math.round(num()); break;
-      case '--worker-workflow-tasks': o.settings.workerMaxWorkflowTasks = Math.round(num()); break;
-      case '--smtp-pool': o.settings.smtpPoolMax = Math.round(num()); break;
-      case '--db-pool': o.settings.dbPoolMax = Math.round(num()); break;
-      case '--node-arg': o.settings.nodeArgs = [...o.settings.nodeArgs, next()]; break;
-      case '--gateway-rate': o.settings.gatewayRatePerSecond = num(); break;
-      case '--skip-b0': case '--skip-b1': case '--skip-b2': case '--skip-closed': case '--skip-open':
+      case '--shards':
+        o.settings.historyShards = Math.round(num());
+        break;
+      case '--workers':
+        o.settings.workers = Math.round(num());
+        break;
+      case '--worker-activities':
+        o.settings.workerMaxActivities = Math.round(num());
+        break;
+      case '--worker-workflow-tasks':
+        o.settings.workerMaxWorkflowTasks = Math.round(num());
+        break;
+      case '--smtp-pool':
+        o.settings.smtpPoolMax = Math.round(num());
+        break;
+      case '--db-pool':
+        o.settings.dbPoolMax = Math.round(num());
+        break;
+      case '--node-arg':
+        o.settings.nodeArgs = [...o.settings.nodeArgs, next()];
+        break;
+      case '--gateway-rate':
+        o.settings.gatewayRatePerSecond = num();
+        break;
+      case '--skip-b0':
+      case '--skip-b1':
+      case '--skip-b2':
+      case '--skip-closed':
+      case '--skip-open':
         o.skip.add(a.slice(7));
         break;
       default:
         throw new Error(`unknown option ${a}\n${HELP}`);
     }
   }
-  if (o.settings.temporal === 'real' && tuned) throw new Error('--temporal-flags tunes the dev server; the real server runs with deploy/temporal/dynamic-config.yaml');
-  if (o.settings.temporal === 'dev' && o.settings.historyShards !== undefined) throw new Error('--shards is for --temporal real (the dev server has one shard)');
+  if (o.settings.temporal === 'real' && tuned)
+    throw new Error('--temporal-flags tunes the dev server; the real server runs with deploy/temporal/dynamic-config.yaml');
+  if (o.settings.temporal === 'dev' && o.settings.historyShards !== undefined)
+    throw new Error('--shards is for --temporal real (the dev server has one shard)');
   return o;
 }
 
@@ -337,7 +382,8 @@ async function soak(stack: Stack, receipts: Receipts, rate: number, seconds: num
   const samples: SoakResult['samples'] = [];
   const t0 = Date.now();
   let ticks = 0;
-  const take = () => samples.push({ t: (Date.now() - t0) / 1000, worker: rssMiB(stack.workerPid) ?? NaN, api: rssMiB(stack.apiPid) ?? NaN });
+  const take = () =>
+    samples.push({ t: (Date.now() - t0) / 1000, worker: rssMiB(stack.workerPid) ?? NaN, api: rssMiB(stack.apiPid) ?? NaN });
   take();
   const phase = await heraldOpenStep(stack, receipts, rate, seconds, bound, all, `soak ${rate}/s ${seconds}s`, () => {
     if (++ticks % 5 === 0) {
@@ -394,7 +440,11 @@ function fmt(x: number | undefined | null, digits = 0): string {
 
 /** The CPU columns: with the real server, its PostgreSQL backends (temporal_pg, "t-pg") after its own process. */
 function cpuColumns(stack: Stack): Array<[key: string, header: string]> {
-  const columns: Array<[string, string]> = [['api', 'api'], ['worker', 'worker'], ['temporal', 'temporal']];
+  const columns: Array<[string, string]> = [
+    ['api', 'api'],
+    ['worker', 'worker'],
+    ['temporal', 'temporal'],
+  ];
   if (stack.temporalDatabases) columns.push(['temporal_pg', ' t-pg']); // a space: 'temporal' overflows its column
   return [...columns, ['postgres', 'pg'], ['sink', 'sink'], ['runner', 'runner']];
 }
@@ -413,8 +463,17 @@ async function main() {
     const rest = process.argv.slice(2).filter((_, i) => i !== campaignAt - 2 && i !== campaignAt - 1);
     const parsed = parseArgs(rest);
     const stepSeconds = rest.includes('--step-seconds') ? parsed.stepSeconds : CAMPAIGN_DEFAULTS.stepSeconds;
-    log(`bench: campaign of ${recipients} recipients; machine: ${machineFacts()}; load average before: ${loadAverage()}; build ${buildId()}`);
-    const { healthy, summary } = await runCampaignBench({ ...CAMPAIGN_DEFAULTS, rates: parsed.rates ?? CAMPAIGN_DEFAULTS.rates, stepSeconds, recipients, settings: parsed.settings, log });
+    log(
+      `bench: campaign of ${recipients} recipients; machine: ${machineFacts()}; load average before: ${loadAverage()}; build ${buildId()}`,
+    );
+    const { healthy, summary } = await runCampaignBench({
+      ...CAMPAIGN_DEFAULTS,
+      rates: parsed.rates ?? CAMPAIGN_DEFAULTS.rates,
+      stepSeconds,
+      recipients,
+      settings: parsed.settings,
+      log,
+    });
     console.log(JSON.stringify({ ...summary, build: buildId(), loadavg: loadAverage() }));
     process.exitCode = healthy ? 0 : 1;
     return;
@@ -423,10 +482,14 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   log(`bench: ${opts.smoke ? 'smoke' : 'full'} run; machine: ${machineFacts()}; load average before: ${loadAverage()}`);
-  if (opts.settings.gatewayRatePerSecond) log(`bench: the sink is a rate-limited gateway (${opts.settings.gatewayRatePerSecond}/s): first attempts through its task queue`);
-  if (opts.settings.temporal === 'real') log(`bench: the real Temporal server, ${opts.settings.historyShards ?? DEFAULT_HISTORY_SHARDS} history shards, on PostgreSQL`);
+  if (opts.settings.gatewayRatePerSecond)
+    log(`bench: the sink is a rate-limited gateway (${opts.settings.gatewayRatePerSecond}/s): first attempts through its task queue`);
+  if (opts.settings.temporal === 'real')
+    log(`bench: the real Temporal server, ${opts.settings.historyShards ?? DEFAULT_HISTORY_SHARDS} history shards, on PostgreSQL`);
   if (opts.settings.workers > 1) log(`bench: ${opts.settings.workers} worker processes`);
-  log(`bench: temporal flags: ${opts.settings.temporal === 'real' ? '(dev server only)' : opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`);
+  log(
+    `bench: temporal flags: ${opts.settings.temporal === 'real' ? '(dev server only)' : opts.settings.temporalTuning.join(' ') || '(none)'}; worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks}; SMTP pool ${opts.settings.smtpPoolMax}; DB pool ${opts.settings.dbPoolMax}`,
+  );
   if (opts.profile) {
     profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-bench-prof-'));
     opts.settings.nodeArgs = [...opts.settings.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
@@ -473,12 +536,22 @@ async function main() {
     for (const rate of rates) {
       const step = await heraldOpenStep(stack, receipts, rate, opts.stepSeconds, opts.p99BoundMs, accepted);
       steps.push(step);
-      log(`bench: ${step.label}: delivered ${step.deliveredPerS.toFixed(0)}/s, e2e p99 ${step.e2eP99Ms.toFixed(0)} ms, backlog ${step.backlogAtEnd}, ${step.passed ? 'bounded' : 'NOT bounded'}`);
+      log(
+        `bench: ${step.label}: delivered ${step.deliveredPerS.toFixed(0)}/s, e2e p99 ${step.e2eP99Ms.toFixed(0)} ms, backlog ${step.backlogAtEnd}, ${step.passed ? 'bounded' : 'NOT bounded'}`,
+      );
       if (!step.passed) break;
       knee = rate;
     }
     const halfRate = Math.max(1, Math.round((knee ?? rates[0] / 2) / 2));
-    half = await heraldOpenStep(stack, receipts, halfRate, Math.max(opts.stepSeconds, opts.smoke ? 5 : 20), opts.p99BoundMs, accepted, `half knee ${halfRate}/s`);
+    half = await heraldOpenStep(
+      stack,
+      receipts,
+      halfRate,
+      Math.max(opts.stepSeconds, opts.smoke ? 5 : 20),
+      opts.p99BoundMs,
+      accepted,
+      `half knee ${halfRate}/s`,
+    );
     log(`bench: ${half.label}: API p50 ${half.apiP50Ms.toFixed(1)} ms, p99 ${half.apiP99Ms.toFixed(1)} ms`);
   }
   if (opts.soak) {
@@ -501,7 +574,9 @@ async function main() {
     await sleep(500);
   }
   await sql.end();
-  const notSent = Object.entries(byStatus).filter(([s]) => s !== 'sent').reduce((a, [, n]) => a + n, 0);
+  const notSent = Object.entries(byStatus)
+    .filter(([s]) => s !== 'sent')
+    .reduce((a, [, n]) => a + n, 0);
   const stored = Object.values(byStatus).reduce((a, b) => a + b, 0);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const openWorkflows = await waitForNoOpenWorkflows(new Client({ connection }), `TaskQueue="${stack.taskQueue}"`, 30_000);
@@ -515,14 +590,43 @@ async function main() {
   lines.push('');
   lines.push(`Herald benchmark (${opts.smoke ? 'smoke' : 'full'}), ${new Date().toISOString()}, build ${buildId()}, ${machineFacts()}`);
   const columns = cpuColumns(stack);
-  lines.push(`temporal: ${stack.temporalDescription}${stack.workerPids.length > 1 ? ` | ${stack.workerPids.length} worker processes (worker CPU is their sum)` : ''} | worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks} | SMTP pool ${opts.settings.smtpPoolMax} | DB pool ${opts.settings.dbPoolMax} | clients ${opts.connections}`);
+  lines.push(
+    `temporal: ${stack.temporalDescription}${stack.workerPids.length > 1 ? ` | ${stack.workerPids.length} worker processes (worker CPU is their sum)` : ''} | worker activities ${opts.settings.workerMaxActivities}, workflow tasks ${opts.settings.workerMaxWorkflowTasks} | SMTP pool ${opts.settings.smtpPoolMax} | DB pool ${opts.settings.dbPoolMax} | clients ${opts.connections}`,
+  );
   lines.push('');
-  lines.push(pad('phase', 22) + pad('offered/s', 10) + pad('accept/s', 9) + pad('deliv/s', 9) + pad('API p50/p99 ms', 16) + pad('e2e p50/p99 ms', 16) + pad('backlog', 8) + pad('ok', 4) + '| CPU ms/email: ' + [...columns.map(([, h]) => h), 'others'].map((h) => pad(h, 7)).join(''));
-  for (const [label, b, worker] of [['B0 SMTP limit', b0, ''], ['B1 Temporal limit', b1, 'b1worker'], ['B2 Temporal floor', b2, 'b2worker']] as const) {
+  lines.push(
+    pad('phase', 22) +
+      pad('offered/s', 10) +
+      pad('accept/s', 9) +
+      pad('deliv/s', 9) +
+      pad('API p50/p99 ms', 16) +
+      pad('e2e p50/p99 ms', 16) +
+      pad('backlog', 8) +
+      pad('ok', 4) +
+      '| CPU ms/email: ' +
+      [...columns.map(([, h]) => h), 'others'].map((h) => pad(h, 7)).join(''),
+  );
+  for (const [label, b, worker] of [
+    ['B0 SMTP limit', b0, ''],
+    ['B1 Temporal limit', b1, 'b1worker'],
+    ['B2 Temporal floor', b2, 'b2worker'],
+  ] as const) {
     if (!b) continue;
     const startCol = b.startP50Ms === undefined ? '-' : `${fmt(b.startP50Ms, 1)}/${fmt(b.startP99Ms, 1)}*`;
     const workerCell = worker ? ` (${worker.slice(0, 2).toUpperCase()} worker ${fmt(((b.cpu.cpu[worker] ?? 0) / b.n) * 1000, 2)})` : '';
-    lines.push(pad(label, 22) + pad('-', 10) + pad('-', 9) + pad(fmt(b.perS), 9) + pad(startCol, 16) + pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) + pad('-', 8) + pad('', 4) + '|               ' + cpuCells(b.cpu, b.n, columns) + workerCell);
+    lines.push(
+      pad(label, 22) +
+        pad('-', 10) +
+        pad('-', 9) +
+        pad(fmt(b.perS), 9) +
+        pad(startCol, 16) +
+        pad(`${fmt(b.p50Ms)}/${fmt(b.p99Ms)}`, 16) +
+        pad('-', 8) +
+        pad('', 4) +
+        '|               ' +
+        cpuCells(b.cpu, b.n, columns) +
+        workerCell,
+    );
   }
   for (const p of [closed, ...steps, half, soakResult?.phase]) {
     if (!p) continue;
@@ -539,7 +643,11 @@ async function main() {
         cpuCells(p.cpu, Math.max(1, p.accepted), columns),
     );
   }
-  lines.push(b1 || b2 ? '* B1, B2: latency of the client\'s workflow start call (back to back from C clients), the Temporal part of an API request' : '');
+  lines.push(
+    b1 || b2
+      ? "* B1, B2: latency of the client's workflow start call (back to back from C clients), the Temporal part of an API request"
+      : '',
+  );
   lines.push('');
   const ratio = closed && b1 ? closed.deliveredPerS / b1.perS : NaN;
   const ratioB2 = closed && b2 ? closed.deliveredPerS / b2.perS : NaN;
@@ -547,13 +655,17 @@ async function main() {
     `knee: ${knee ?? 'not found'} emails/s (highest offered rate with e2e p99 <= ${opts.p99BoundMs} ms and no backlog); ` +
       `Herald/B1 = ${fmt(ratio, 2)}; Herald/B2 = ${fmt(ratioB2, 2)}; knee/B2 = ${fmt(knee && b2 ? knee / b2.perS : NaN, 2)}; Herald/B0 = ${fmt(closed && b0 ? closed.deliveredPerS / b0.perS : NaN, 3)}`,
   );
-  lines.push(`peak RSS: worker ${stack.workerPids.length === 1 ? fmt(workerPeak) : workerPeaks.map((x) => fmt(x)).join(' / ')} MiB, api ${fmt(apiPeak)} MiB`);
+  lines.push(
+    `peak RSS: worker ${stack.workerPids.length === 1 ? fmt(workerPeak) : workerPeaks.map((x) => fmt(x)).join(' / ')} MiB, api ${fmt(apiPeak)} MiB`,
+  );
   if (soakResult) {
     lines.push(
       `soak ${soakResult.rate}/s for ${soakResult.seconds} s: worker RSS ${fmt(soakResult.workerFirstMin)} MiB (minute 2) -> ${fmt(soakResult.workerLastMin)} MiB (last minute), slope ${fmt(soakResult.workerSlopeMiBPerMin, 2)} MiB/min; api ${fmt(soakResult.apiFirstMin)} -> ${fmt(soakResult.apiLastMin)} MiB`,
     );
   }
-  lines.push(`checks: accepted ${accepted.length}, stored ${stored}, delivered ${accepted.length - lost}, lost ${lost}, duplicate Message-IDs ${duplicates}, not sent ${notSent} ${JSON.stringify(byStatus)}, open workflows ${openWorkflows}`);
+  lines.push(
+    `checks: accepted ${accepted.length}, stored ${stored}, delivered ${accepted.length - lost}, lost ${lost}, duplicate Message-IDs ${duplicates}, not sent ${notSent} ${JSON.stringify(byStatus)}, open workflows ${openWorkflows}`,
+  );
   lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${loadAverage()}`);
   console.log(lines.join('\n'));
 
@@ -579,8 +691,12 @@ async function main() {
     closed_api_p99_ms: round(closed?.apiP99Ms ?? NaN),
     closed_e2e_p50_ms: round(closed?.e2eP50Ms ?? NaN),
     closed_e2e_p99_ms: round(closed?.e2eP99Ms ?? NaN),
-    cpu_ms_per_email: closed ? Object.fromEntries(Object.entries(closed.cpu.cpu).map(([k, v]) => [k, round((v / Math.max(1, closed!.accepted)) * 1000, 3)])) : null,
-    cpu_ms_per_email_total: closed ? round((Object.values(closed.cpu.cpu).reduce((a, b) => a + b, 0) / Math.max(1, closed.accepted)) * 1000, 2) : null,
+    cpu_ms_per_email: closed
+      ? Object.fromEntries(Object.entries(closed.cpu.cpu).map(([k, v]) => [k, round((v / Math.max(1, closed!.accepted)) * 1000, 3)]))
+      : null,
+    cpu_ms_per_email_total: closed
+      ? round((Object.values(closed.cpu.cpu).reduce((a, b) => a + b, 0) / Math.max(1, closed.accepted)) * 1000, 2)
+      : null,
     b1_cpu_ms_per_workflow: b1 ? Object.fromEntries(Object.entries(b1.cpu.cpu).map(([k, v]) => [k, round((v / b1!.n) * 1000, 3)])) : null,
     b1_start_p50_ms: round(b1?.startP50Ms ?? NaN),
     b1_start_p99_ms: round(b1?.startP99Ms ?? NaN),
@@ -594,7 +710,14 @@ async function main() {
     ...(stack.workerPids.length > 1 ? { worker_peak_rss_mib_each: workerPeaks.map((x) => round(x)) } : {}),
     api_peak_rss_mib: round(apiPeak ?? NaN),
     soak: soakResult
-      ? { rate: soakResult.rate, seconds: soakResult.seconds, worker_rss_first_min: round(soakResult.workerFirstMin), worker_rss_last_min: round(soakResult.workerLastMin), worker_slope_mib_per_min: round(soakResult.workerSlopeMiBPerMin, 2), passed: soakResult.phase.passed }
+      ? {
+          rate: soakResult.rate,
+          seconds: soakResult.seconds,
+          worker_rss_first_min: round(soakResult.workerFirstMin),
+          worker_rss_last_min: round(soakResult.workerLastMin),
+          worker_slope_mib_per_min: round(soakResult.workerSlopeMiBPerMin, 2),
+          passed: soakResult.phase.passed,
+        }
       : null,
     accepted: accepted.length,
     lost,
@@ -629,8 +752,11 @@ main()
     if (profileDir) {
       // Written when api and worker exited (cleanupAll stops them with SIGTERM).
       let text = summarizeCpuProfiles(profileDir);
-      for (const [pid, role] of Object.entries(roles)) text = text.replace(new RegExp(`(CPU\\.[\\d.]+\\.${pid}\\.\\d+\\.\\d+\\.cpuprofile)`, 'g'), `${role} $1`);
-      console.error(`\nprofiles in ${profileDir}\n${text}\n\n${perfReport ?? 'temporal server: not sampled (perf missing or no closed loop)'}`);
+      for (const [pid, role] of Object.entries(roles))
+        text = text.replace(new RegExp(`(CPU\\.[\\d.]+\\.${pid}\\.\\d+\\.\\d+\\.cpuprofile)`, 'g'), `${role} $1`);
+      console.error(
+        `\nprofiles in ${profileDir}\n${text}\n\n${perfReport ?? 'temporal server: not sampled (perf missing or no closed loop)'}`,
+      );
     }
     // Temporal's native connection and autocannon timers may keep the loop alive: do not wait.
     process.exit(process.exitCode ?? 0);

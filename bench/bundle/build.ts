@@ -286,7 +286,11 @@ function addTemporal(stage: string, withServer: boolean): string[] {
   const bin = path.join(stage, 'cache', 'herald', 'bin');
   mkdirSync(bin, { recursive: true });
   const wanted: Array<[string, string]> = [['temporal', 'TEMPORAL_CLI']];
-  if (withServer) wanted.push(['temporal-server', 'TEMPORAL_SERVER'], ['temporal-sql-tool', 'TEMPORAL_SQL_TOOL']);
+  if (withServer) {
+    wanted.push(['temporal-server', 'TEMPORAL_SERVER'], ['temporal-sql-tool', 'TEMPORAL_SQL_TOOL']);
+    // The server's dynamic config, found upwards from dist-bench/src/dev (src/dev/temporal-server.ts).
+    cpSync(path.join(REPO_ROOT, 'deploy', 'temporal'), path.join(stage, 'deploy', 'temporal'), { recursive: true });
+  }
   const added: string[] = [];
   for (const [name, envName] of wanted) {
     const found = findBinary(name, process.env[envName], envName);

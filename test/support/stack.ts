@@ -151,7 +151,10 @@ export class HeraldStack {
   /** Through the operator's CLI, as a person would: the limits raised, a key made. */
   async createApiKey(): Promise<void> {
     const herald = async (...args: string[]) => {
-      const { stdout } = await execFileAsync(process.execPath, [path.join(this.bin, 'herald.js'), ...args], { env: this.env, cwd: REPO_ROOT });
+      const { stdout } = await execFileAsync(process.execPath, [path.join(this.bin, 'herald.js'), ...args], {
+        env: this.env,
+        cwd: REPO_ROOT,
+      });
       return stdout.trim().split('\n').at(-1)!;
     };
     await herald('tenant', 'update', 'default', '--rate-per-second', '100000', '--burst', '100000', '--daily-quota', '100000000');
