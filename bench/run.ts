@@ -14,6 +14,7 @@ import { Meter, type PhaseCpu } from './meter';
 import { loadAverage, peakRssMiB, rssMiB } from './procfs';
 import { startPerf, summarizeCpuProfiles } from './profile';
 import { CAMPAIGN_DEFAULTS, runCampaignBench } from './campaign';
+import { flags } from './flags';
 
 // `npm run bench [-- options]`: Herald measured against its own limits in one run. See
 // BENCHMARKS.md for the method; `--help` lists the options.
@@ -84,13 +85,7 @@ function parseArgs(argv: string[]): Options {
     settings: { ...DEFAULT_SETTINGS, temporalTuning: DEV_SERVER_TUNING, nodeArgs: [], extraEnv: {} },
   };
   let tuned = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  for (const [a, next] of flags(argv)) {
     const num = () => {
       const v = Number(next());
       if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);

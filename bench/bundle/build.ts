@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findBinary } from '../../src/dev/binary-cache';
 import { REPO_ROOT } from '../../test/support/paths';
+import { flags } from '../flags';
 
 // `npm run bench:bundle [-- options]`: the benchmark as one self-contained bundle for a bigger
 // Linux x86-64 machine with no internet and nothing installed (BENCHMARKS.md, "On a bigger
@@ -62,13 +63,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { out: path.join(REPO_ROOT, 'bench-bundle'), partMiB: 60, xzLevel: '9', withTemporalServer: false, keepStage: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  for (const [a, next] of flags(argv)) {
     if (a === '--out') o.out = path.resolve(next());
     else if (a === '--part-mib') o.partMiB = Number(next());
     else if (a === '--xz-level') o.xzLevel = next();

@@ -17,6 +17,7 @@ import { findOnPath } from '../../src/dev/binary-cache';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/embedded-postgres';
 import { freePort } from '../../src/dev/temporal-dev-server';
 import { REPO_ROOT } from '../../test/support/paths';
+import { flags } from '../flags';
 
 // The bench bundle's runner (run.sh execs it with the bundle's own node): PostgreSQL from the
 // embedded-postgres package in a work folder, then `node dist-bench/bench/run.js` once per worker
@@ -55,13 +56,7 @@ function parseArgs(argv: string[]): Options {
     pin: 'auto',
     benchArgs: [],
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  for (const [a, next] of flags(argv)) {
     if (a === '--workers-list') {
       o.workers = next()
         .split(',')
