@@ -42,7 +42,7 @@ export interface HeraldStackOptions {
 const execFileAsync = promisify(execFile);
 
 /** This process's environment without Herald's own settings: a person's stack never leaks in. */
-function inheritedEnv(): Record<string, string> {
+export function inheritedEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !CONFIG_VARIABLES.includes(key)) env[key] = value;
   return env;
