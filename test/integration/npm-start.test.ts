@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { freePort } from '../../src/dev/temporal-dev-server';
 import { adminUrlFromEnv, createDatabase, dropDatabase } from '../support/database';
 import { distBin } from '../support/paths';
@@ -9,9 +8,10 @@ import { spawnLogged, type Proc } from '../support/process';
 import { startScriptedSmtp, type ScriptedSmtp } from '../support/smtp-test-server';
 import { inheritedEnv } from '../support/stack';
 
-// `npm start` as a person runs it (dist/bin/start.js), on the test run's Temporal server and
-// PostgreSQL: the API and the worker in one process, where the API starts deliveries eagerly on
-// the worker's own connection. An email goes in over HTTP and comes out at the gateway; a
+// `npm start` as a person runs it (dist/bin/start.js), with a Temporal dev server of its own (the
+// shared one of the test run has other tests' orphan-sweep schedule, which npm start would take
+// over) and the test run's PostgreSQL: the API and the worker in one process, where the API
+// starts deliveries eagerly on the worker's own connection. An email goes in over HTTP and comes out at the gateway; a
 // SIGTERM then stops the process cleanly (the API leaves the shared connection to the worker).
 
 const adminUrl = adminUrlFromEnv();
@@ -31,8 +31,8 @@ beforeAll(async () => {
     env: {
       ...inheritedEnv(),
       DATABASE_URL: await createDatabase(adminUrl, databaseName),
-      TEMPORAL_ADDRESS: process.env.HERALD_TEST_TEMPORAL_ADDRESS!,
-      TEMPORAL_TASK_QUEUE: `npm-start-${randomUUID()}`,
+      TEMPORAL_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
       SMTP_URL: smtp.url,
       HERALD_DATA_DIR: dataDir,
       PORT: String(port),
