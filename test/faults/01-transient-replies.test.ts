@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { scriptedSmtp } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { after } from './lib/timeline';
 
@@ -28,10 +27,7 @@ const scenario = useFaultStack(SLUG, {
 test('421 at greeting, 451 at RCPT and at DATA for 10 s, then recovery: all delivered once, attempts recorded', async () => {
   const startedAt = Date.now();
   const lift = after(FAULT_MS, () => (faulty = false));
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 200,
   });

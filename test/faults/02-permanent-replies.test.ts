@@ -2,7 +2,6 @@ import { workflowIdFor } from '../../src/shared';
 import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { scriptedSmtp } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // The gateway refuses some recipients with 550 at RCPT and some messages with 554 at the end of
@@ -23,10 +22,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('550 at RCPT and 554 at DATA: failed without retry, reply recorded; the rest delivered', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 100,
     recipients: (i) => [kindOf(i) === 'ok' ? `ok-${i}@example.org` : `reject-${kindOf(i)}-${i}@example.org`],

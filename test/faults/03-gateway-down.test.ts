@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { outage } from './lib/timeline';
 
@@ -21,10 +20,7 @@ test('connections refused for 30 s, then the gateway is back: all delivered once
     () => scenario.gateway.stop(),
     () => scenario.gateway.start(),
   );
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 500,
   });

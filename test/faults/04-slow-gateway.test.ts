@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // A slow gateway: smtp-sink waits 3 s before answering each final dot (-W .:3), far below the
@@ -19,10 +18,7 @@ const scenario = useFaultStack(SLUG, { gateway: smtpSink(['-W', '.:3']), env: { 
 
 test('3 s per message with a 10 s attempt timeout: no spurious timeout, no duplicate', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 100,
   });

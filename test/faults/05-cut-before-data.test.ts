@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { scriptedSmtp } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // The gateway drops the connection before DATA: at MAIL FROM (every other one) or at the first
@@ -21,10 +20,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('connection cut at MAIL FROM / RCPT: retried, transient, exactly one copy', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 150,
   });

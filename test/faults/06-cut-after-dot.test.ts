@@ -2,7 +2,6 @@ import { workflowIdFor } from '../../src/shared';
 import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // RFC 1047 window, first form: smtp-sink -q . takes the whole message, final dot included, then
@@ -28,10 +27,7 @@ async function statuses(
 
 test('cut after the final dot every time: two copies at most per email, then held for an operator; resumed once healed, sent', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 150,
   });

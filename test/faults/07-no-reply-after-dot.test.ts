@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { scriptedSmtp } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // RFC 1047 window, second form: the gateway takes the message and never answers the final dot.
@@ -20,10 +19,7 @@ const scenario = useFaultStack(SLUG, {
 
 test('no reply after the final dot: timeout recorded uncertain, resent with the same Message-ID', async () => {
   const startedAt = Date.now();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 100,
   });

@@ -1,7 +1,6 @@
 import { sleep } from '../support/process';
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 
 // The worker process is killed with SIGKILL twice while it is sending, and started again. The
@@ -27,10 +26,7 @@ test('worker SIGKILLed mid-sends and restarted, twice: all delivered, duplicates
     }
     return Date.now();
   })();
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 100,
   });

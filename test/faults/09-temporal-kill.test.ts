@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { useFaultStack } from './lib/stack';
 import { outage } from './lib/timeline';
 
@@ -26,10 +25,7 @@ test('Temporal dev server SIGKILLed mid-burst, restarted on the same db file: no
     () => scenario.stack.killTemporal(),
     () => scenario.stack.startTemporal(),
   );
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 150,
   });

@@ -1,6 +1,5 @@
 import { account, assertNothingLost } from './lib/accounting';
 import { smtpSink } from './lib/gateways';
-import { submitStream } from './lib/load';
 import { startCluster, stopCluster } from './lib/pg-cluster';
 import { useFaultStack } from './lib/stack';
 import { outage } from './lib/timeline';
@@ -28,10 +27,7 @@ test('PostgreSQL crashed and restarted mid-burst: nothing lost, nothing stuck', 
     () => stopCluster(scenario.stack.pg, 'immediate'),
     () => startCluster(scenario.stack.pg),
   );
-  const subs = await submitStream({
-    scenario: SLUG,
-    baseUrl: () => scenario.stack.apiUrl,
-    apiKey: scenario.stack.apiKey,
+  const subs = await scenario.submit({
     count: EMAILS,
     intervalMs: 150,
   });

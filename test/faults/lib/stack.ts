@@ -6,6 +6,7 @@ import { createDatabase } from '../../support/database';
 import { HeraldStack, stackPorts, type HeraldStackOptions, type StackPorts } from '../../support/stack';
 import { clusterFromEnv, type PgCluster } from './pg-cluster';
 import type { Gateway } from './gateways';
+import { submitStream, type StreamOptions, type Submission } from './load';
 
 // The whole of Herald as separate processes (test/support/stack.ts), against the suite's
 // PostgreSQL cluster with a database of the scenario's own, and the gateway the scenario chose.
@@ -137,6 +138,10 @@ export function useFaultStack<G extends Gateway>(
     },
     get gateway(): G {
       return scenario.gateway!;
+    },
+    /** A stream of emails to this scenario's API, with its key (submitStream). */
+    submit(stream: Omit<StreamOptions, 'scenario' | 'baseUrl' | 'apiKey'>): Promise<Submission[]> {
+      return submitStream({ scenario: slug, baseUrl: () => scenario.stack!.apiUrl, apiKey: scenario.stack!.apiKey, ...stream });
     },
   };
 }
