@@ -65,35 +65,44 @@ test('after some deliveries, /metrics counts them by tenant, gateway, outcome an
 
   const tenant = `tenant="${h.tenantId}"`;
   const gateway = 'gateway="default"';
-  // A status is in PostgreSQL a moment before its activity counts it, and the Temporal worker's
-  // series a moment after the workflows close: scrape until they are all there.
-  const complete = (t: string) =>
-    /herald_emails_cancelled_total\{/.test(t) && TEMPORAL_METRICS_ON_DASHBOARD.every((n) => t.includes(`\n${n}`));
+  const expected: Record<string, number> = {
+    [`herald_emails_accepted_total{${tenant}}`]: 5,
+    [`herald_emails_sent_total{${tenant},${gateway}}`]: 3,
+    [`herald_emails_failed_total{${tenant},${gateway}}`]: 1,
+    // Cancelled before any attempt: no gateway had it.
+    [`herald_emails_cancelled_total{${tenant},gateway="none"}`]: 1,
+    [`herald_smtp_attempts_total{${gateway},outcome="sent",reply_class="2xx"}`]: 3,
+    [`herald_smtp_attempts_total{${gateway},outcome="transient",reply_class="4xx"}`]: 1,
+    [`herald_smtp_attempts_total{${gateway},outcome="permanent",reply_class="5xx"}`]: 1,
+    [`herald_email_accept_to_sent_seconds_count{${gateway}}`]: 3,
+    // The cancelled email (scheduled for later) never had an attempt.
+    [`herald_email_accept_to_first_attempt_seconds_count{${gateway}}`]: 4,
+    'herald_webhook_deliveries_total{outcome="delivered"}': 3,
+    herald_webhook_request_duration_seconds_count: 3,
+    'herald_http_requests_total{method="POST",route="/v1/emails",status="202"}': 5,
+    'herald_http_requests_total{method="POST",route="/v1/emails/:id/cancel",status="200"}': 1,
+    'herald_http_requests_total{method="POST",route="/v1/webhooks",status="201"}': 1,
+    'herald_http_requests_total{method="GET",route="unmatched",status="404"}': 1,
+    'herald_http_request_duration_seconds_count{method="POST",route="/v1/emails",status="202"}': 5,
+  };
+  // Each count lands a moment after what it counts is visible (a status is in PostgreSQL before
+  // its activity counts it, the receiver has a webhook before the worker records its response,
+  // the Temporal worker's series appear after the workflows close): scrape until every series
+  // has reached its count, then assert, so a count that overshoots or never arrives still fails.
+  const complete = (t: string) => {
+    const series = parse(t);
+    return (
+      Object.entries(expected).every(([name, count]) => (series.get(name) ?? 0) >= count) &&
+      TEMPORAL_METRICS_ON_DASHBOARD.every((n) => t.includes(`\n${n}`))
+    );
+  };
   let text = '';
-  for (let i = 0; i < 100 && !complete(text); i++) {
+  for (let i = 0; i < 150 && !complete(text); i++) {
     text = await (await fetch(server.url)).text();
-    await new Promise((r) => setTimeout(r, 100));
+    if (!complete(text)) await new Promise((r) => setTimeout(r, 100));
   }
   const after = parse(text);
-
-  expect(after.get(`herald_emails_accepted_total{${tenant}}`)).toBe(5);
-  expect(after.get(`herald_emails_sent_total{${tenant},${gateway}}`)).toBe(3);
-  expect(after.get(`herald_emails_failed_total{${tenant},${gateway}}`)).toBe(1);
-  // Cancelled before any attempt: no gateway had it.
-  expect(after.get(`herald_emails_cancelled_total{${tenant},gateway="none"}`)).toBe(1);
-  expect(after.get(`herald_smtp_attempts_total{${gateway},outcome="sent",reply_class="2xx"}`)).toBe(3);
-  expect(after.get(`herald_smtp_attempts_total{${gateway},outcome="transient",reply_class="4xx"}`)).toBe(1);
-  expect(after.get(`herald_smtp_attempts_total{${gateway},outcome="permanent",reply_class="5xx"}`)).toBe(1);
-  expect(after.get(`herald_email_accept_to_sent_seconds_count{${gateway}}`)).toBe(3);
-  // The cancelled email (scheduled for later) never had an attempt.
-  expect(after.get(`herald_email_accept_to_first_attempt_seconds_count{${gateway}}`)).toBe(4);
-  expect(after.get('herald_webhook_deliveries_total{outcome="delivered"}')).toBe(3);
-  expect(after.get('herald_webhook_request_duration_seconds_count')).toBe(3);
-  expect(after.get('herald_http_requests_total{method="POST",route="/v1/emails",status="202"}')).toBe(5);
-  expect(after.get('herald_http_requests_total{method="POST",route="/v1/emails/:id/cancel",status="200"}')).toBe(1);
-  expect(after.get('herald_http_requests_total{method="POST",route="/v1/webhooks",status="201"}')).toBe(1);
-  expect(after.get('herald_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
-  expect(after.get('herald_http_request_duration_seconds_count{method="POST",route="/v1/emails",status="202"}')).toBe(5);
+  for (const [name, count] of Object.entries(expected)) expect([name, after.get(name)]).toEqual([name, count]);
 
   // Bounded labels: no email id, no address, no raw path.
   for (const id of [...sent, failed, scheduled]) expect(text).not.toContain(id);
