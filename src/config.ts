@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DEFAULT_GATEWAY, GATEWAY_NAME, type DeliveryPolicy, type WebhookPolicy } from './shared';
 import type { WebhookTargetPolicy } from './webhooks/url-rule';
 import { DEFAULT_CAMPAIGN_SETTINGS } from './campaigns/settings';
+import { MIN_UNSUBSCRIBE_SECRET_LENGTH, type UnsubscribeLinks } from './campaigns/unsubscribe';
 
 // Environment is parsed once, at boot, into this typed object. Nothing else reads process.env.
 
@@ -96,6 +97,11 @@ const EnvSchema = z.object({
     .default(256 * 1024 * 1024),
   /** Recipients of one campaign, all uploads together. */
   CAMPAIGN_MAX_RECIPIENTS: z.coerce.number().int().positive().default(1_000_000),
+  // One-click unsubscribe links in campaign emails (RFC 8058): both set, or neither (links off).
+  /** Where the API is reached from the internet (https://mail.example.com): the links point there. */
+  PUBLIC_URL: optionalString,
+  /** The HMAC key of the links, at least 32 characters; keep it: changing it breaks the links already sent. */
+  UNSUBSCRIBE_SECRET: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** auto: readable on a terminal, JSON lines elsewhere. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -197,6 +203,27 @@ function gatewaysOf(e: { SMTP_URL?: string; SMTP_GATEWAYS?: string; SMTP_GATEWAY
   return undefined;
 }
 
+/** PUBLIC_URL and UNSUBSCRIBE_SECRET: both (a URL of http or https, a long enough key) or neither. */
+function unsubscribeLinksOf(publicUrl: string | undefined, secret: string | undefined): UnsubscribeLinks | undefined {
+  if (publicUrl === undefined && secret === undefined) return undefined;
+  if (publicUrl === undefined || secret === undefined) {
+    throw new Error('Invalid configuration: PUBLIC_URL and UNSUBSCRIBE_SECRET go together (one-click unsubscribe links)');
+  }
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new Error('Invalid configuration: PUBLIC_URL: must be an http:// or https:// URL');
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new Error('Invalid configuration: PUBLIC_URL: must be an http:// or https:// URL, without query, fragment or credentials');
+  }
+  if (secret.length < MIN_UNSUBSCRIBE_SECRET_LENGTH) {
+    throw new Error(`Invalid configuration: UNSUBSCRIBE_SECRET: must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`);
+  }
+  return { publicUrl: `${url.origin}${url.pathname}`.replace(/\/+$/, ''), secret };
+}
+
 /** Every environment variable Herald reads. */
 export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
 
@@ -220,6 +247,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.SMTP_SUBMISSION_TLS_PORT !== undefined && certFile === undefined) {
     throw new Error('Invalid configuration: SMTP_SUBMISSION_TLS_PORT needs SMTP_SUBMISSION_TLS_CERT_FILE and SMTP_SUBMISSION_TLS_KEY_FILE');
   }
+  const unsubscribe = unsubscribeLinksOf(e.PUBLIC_URL, e.UNSUBSCRIBE_SECRET);
   const policy: DeliveryPolicy = {
     initialIntervalMs: e.RETRY_INITIAL_INTERVAL_MS,
     backoffCoefficient: e.RETRY_BACKOFF_COEFFICIENT,
@@ -289,6 +317,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env) {
       uploadMaxBytes: e.CAMPAIGN_UPLOAD_MAX_BYTES,
       maxRecipients: e.CAMPAIGN_MAX_RECIPIENTS,
     },
+    /** Undefined: campaign emails carry no List-Unsubscribe header and /unsubscribe answers 404. */
+    unsubscribe,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     metrics: { host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT, temporalPort: e.TEMPORAL_METRICS_PORT },

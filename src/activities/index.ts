@@ -3,6 +3,7 @@ import type { Sql } from '../db/sql';
 import { createAttemptStore } from '../db/attempts';
 import { createCampaignStore } from '../db/campaigns';
 import { createPersonalizer, createTemplateCache } from '../campaigns/render';
+import type { UnsubscribeLinks } from '../campaigns/unsubscribe';
 import { RenderError } from '../campaigns/template';
 import { isDataRefusal } from '../db/errors';
 import { createLifecycleStore, type EmailChange, type OnEnded } from '../db/lifecycle';
@@ -22,6 +23,8 @@ export interface ActivityDeps {
   breakers: Breakers;
   /** The process's metrics (a registry of their own when left out). */
   metrics?: Metrics;
+  /** One-click unsubscribe links for campaign emails; absent: none. */
+  unsubscribe?: UnsubscribeLinks;
 }
 
 /**
@@ -46,12 +49,13 @@ async function statusWrite<T>(what: string, write: () => Promise<T>): Promise<T>
 const NO_GATEWAY = 'none';
 
 /** The side effects of a delivery. Dependencies are injected so tests can wire real or fake ones. */
-export function createActivities({ sql, transports, breakers, metrics = createMetrics() }: ActivityDeps) {
+export function createActivities({ sql, transports, breakers, metrics = createMetrics(), unsubscribe }: ActivityDeps) {
   const lifecycle = createLifecycleStore(sql);
   const onEnded: OnEnded = (e) => metrics.emailEnded(e.tenantId, NO_GATEWAY, e.status, e.dueAt);
   const campaigns = createCampaignStore(sql);
   const personalizer = createPersonalizer(
     createTemplateCache((id) => campaigns.get(id).then((c) => c && { subject: c.subject, text: c.textBody, html: c.htmlBody })),
+    unsubscribe,
   );
   // A campaign email whose templates cannot be rendered will not render at the next attempt either.
   const personalize: Parameters<typeof createSendEmail>[0]['personalize'] = (email) =>

@@ -8,10 +8,12 @@ import { campaignRoutes } from './routes/campaigns';
 import { healthRoutes } from './routes/health';
 import { docsRoutes } from './routes/docs';
 import { suppressionRoutes } from './routes/suppressions';
+import { unsubscribeRoutes } from './routes/unsubscribe';
 import { authenticate } from './auth';
 import { webhookRoutes } from './routes/webhooks';
 import { requestTelemetry } from './telemetry';
 import { API_KEY_SCHEME } from './schemas/responses';
+import { UNSUBSCRIBE_PATH } from '../campaigns/unsubscribe';
 
 /** The OpenAPI document's header; its paths and schemas come from the routes' own zod schemas. */
 const DOCUMENT = {
@@ -36,6 +38,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1/campaigns', campaignRoutes(deps));
   app.route('/v1/webhooks', webhookRoutes(deps));
   app.route('/v1/suppressions', suppressionRoutes(deps));
+  app.route(UNSUBSCRIBE_PATH, unsubscribeRoutes(deps));
   app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
     type: 'http',
     scheme: 'bearer',

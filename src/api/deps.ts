@@ -20,6 +20,8 @@ export interface ApiDeps {
   /** Whether PostgreSQL and the Temporal server can be reached (for /readyz). */
   readiness: () => Promise<{ postgres: boolean; temporal: boolean }>;
   maxMessageBytes: number;
+  /** The key of campaign emails' one-click unsubscribe links (UNSUBSCRIBE_SECRET); unset: the links are off. */
+  unsubscribeSecret?: string;
   /** Large request bodies (over 1 MiB) handled at once; more wait their turn (default 4). */
   maxConcurrentLargeRequests?: number;
   logger: Logger;

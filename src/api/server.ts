@@ -91,6 +91,7 @@ export async function startApiServer(
       return { postgres, temporal };
     },
     maxMessageBytes: config.maxMessageBytes,
+    unsubscribeSecret: config.unsubscribe?.secret,
     maxConcurrentLargeRequests: config.maxConcurrentLargeRequests,
     logger,
     metrics,

@@ -14,6 +14,7 @@ import { createTenantAdmin } from '../tenants/admin';
 import { DEFAULT_GATEWAY, DEFAULT_TENANT } from '../shared';
 import { startProcessTelemetry } from '../telemetry/process';
 import { onShutdownSignal } from './shutdown';
+import { UNSUBSCRIBE_PATH } from '../campaigns/unsubscribe';
 
 // `npm start`: the whole stack with embedded defaults, state kept under HERALD_DATA_DIR so a
 // second start picks up where the first stopped. One process: one log, one /metrics (API and
@@ -102,6 +103,9 @@ async function main() {
       webhookTargets
         ? `  Webhooks:         ${webhookTargets} allowed (development; WEBHOOK_ALLOW_HTTP=false, WEBHOOK_ALLOW_PRIVATE_TARGETS=false refuse them)`
         : '  Webhooks:         https and public hosts only',
+      config.unsubscribe
+        ? `  Unsubscribe:      campaign emails link to ${config.unsubscribe.publicUrl}${UNSUBSCRIBE_PATH}/... (one-click)`
+        : '  Unsubscribe:      no List-Unsubscribe links in campaign emails (set PUBLIC_URL and UNSUBSCRIBE_SECRET)',
       'Ctrl-C stops everything.',
     ].filter((l) => l !== '');
     // Readable on a terminal; one structured line (with the same facts) elsewhere.
@@ -116,6 +120,7 @@ async function main() {
           webUi: temporal?.uiUrl,
           devKeyFile: dev.file,
           webhookTargets: config.webhooks.targets,
+          unsubscribeLinks: config.unsubscribe ? `${config.unsubscribe.publicUrl}${UNSUBSCRIBE_PATH}` : null,
         },
         'Herald is running',
       );

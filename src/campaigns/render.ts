@@ -1,5 +1,6 @@
 import type { EmailMessage } from '../shared';
 import { compileTemplates, RenderError, type CampaignTemplates, type CompiledCampaign } from './template';
+import { listUnsubscribeHeaders, type UnsubscribeLinks } from './unsubscribe';
 
 // Campaign emails carry no body of their own: the send path renders each one from its
 // campaign's templates and its recipient's variables, right before building the message.
@@ -29,16 +30,18 @@ export type TemplateCache = ReturnType<typeof createTemplateCache>;
 
 /**
  * The message as it is sent: a campaign's email gets its subject, text and html rendered for
- * its recipient; any other email is returned as it is. Throws a RenderError when the templates
- * cannot be rendered (the send path turns it into a failure that is not retried).
+ * its recipient, and (when the operator configured the links) its one-click unsubscribe headers;
+ * any other email is returned as it is. Throws a RenderError when the templates cannot be
+ * rendered (the send path turns it into a failure that is not retried).
  */
-export function createPersonalizer(templates: TemplateCache) {
-  return async function personalize<T extends EmailMessage>(email: T & { personalization?: Personalization }): Promise<T> {
+export function createPersonalizer(templates: TemplateCache, unsubscribe?: UnsubscribeLinks) {
+  return async function personalize<T extends EmailMessage>(email: T & { id: string; personalization?: Personalization }): Promise<T> {
     const p = email.personalization;
     if (!p) return email;
     const address = email.content.to[0]?.address;
     if (!address) throw new RenderError('a campaign email without its recipient');
     const rendered = (await templates(p.campaignId)).render(address, p.variables);
-    return { ...email, subject: rendered.subject, content: { ...email.content, text: rendered.text, html: rendered.html } };
+    const headers = unsubscribe ? { ...email.content.headers, ...listUnsubscribeHeaders(unsubscribe, email.id) } : email.content.headers;
+    return { ...email, subject: rendered.subject, content: { ...email.content, headers, text: rendered.text, html: rendered.html } };
   };
 }

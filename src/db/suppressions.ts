@@ -2,7 +2,8 @@ import type { Sql } from './sql';
 import type { SuppressionSource } from '../shared';
 
 // A tenant's suppression list. The worker adds `bounce` rows in the transaction that records the
-// refusal (attempts.ts); the API lists, adds (`manual`) and removes rows, always within one tenant.
+// refusal (attempts.ts); the API lists, adds (`manual`) and removes rows, always within one tenant,
+// and adds `unsubscribe` rows for the recipients of an email whose one-click link was used.
 
 export interface SuppressionRow {
   address: string;
@@ -58,6 +59,25 @@ export function createSuppressionStore(sql: Sql) {
         returning ${sql(COLUMNS)}`;
       if (inserted) return { row: inserted, created: true };
       return { row: (await this.get(tenantId, entry.address))!, created: false };
+    },
+
+    /**
+     * Suppresses the `to` recipients of an email for its own tenant (the email's one-click
+     * unsubscribe link was used); an address already listed keeps its entry. Undefined when no
+     * such email exists.
+     */
+    async unsubscribe(emailId: string, reason: string): Promise<{ tenantId: string; addresses: string[] } | undefined> {
+      const [row] = await sql<Array<{ tenantId: string; addresses: string[] }>>`
+        with e as (select id, tenant_id from emails where id = ${emailId}::uuid),
+        added as (
+          insert into suppressions (tenant_id, address, source, reason, email_id)
+          select e.tenant_id, lower(r.address), 'unsubscribe', ${reason}, e.id
+          from e join email_recipients r on r.email_id = e.id and r.kind = 'to'
+          on conflict (tenant_id, address) do nothing
+          returning address)
+        select e.tenant_id, coalesce(array(select address from email_recipients where email_id = e.id and kind = 'to' order by address), '{}') as addresses
+        from e`;
+      return row;
     },
 
     /** Removes an address; false when this tenant had no such entry. */

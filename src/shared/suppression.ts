@@ -5,8 +5,8 @@
 /** Enhanced status codes (RFC 3463) that say the mailbox does not exist or is disabled. */
 export const SUPPRESSING_CODES = ['5.1.1', '5.1.10', '5.2.1'] as const;
 
-/** Why an address is on the list: a gateway's refusal, or an operator's (or tenant's) choice. */
-export const SUPPRESSION_SOURCES = ['bounce', 'manual'] as const;
+/** Why an address is on the list: a gateway's refusal, an operator's (or tenant's) choice, or the recipient's own (one-click unsubscribe). */
+export const SUPPRESSION_SOURCES = ['bounce', 'manual', 'unsubscribe'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 
 /** A refusal for policy or reputation (RFC 3463 x.7.x, or words to that effect). */

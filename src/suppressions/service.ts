@@ -3,8 +3,9 @@ import { createSuppressionStore, type SuppressionCursor, type SuppressionFilter,
 import { DeliveryError } from '../deliveries/errors';
 
 // A tenant's suppression list as the API steers it: list, add, show, remove, always within the
-// caller's tenant (another tenant's entries are absent, never visible). The worker adds the
-// gateway's refusals itself (src/activities/send-email.ts).
+// caller's tenant (another tenant's entries are absent, never visible), and the recipients of a
+// campaign email whose one-click unsubscribe link was used. The worker adds the gateway's
+// refusals itself (src/activities/send-email.ts).
 
 const notFound = () => new DeliveryError('not-found', 'This address is not on the suppression list');
 
@@ -24,6 +25,16 @@ export function createSuppressionService({ sql }: { sql: Sql }) {
     /** Adds an address by hand; one already on the list keeps its entry (and says so). */
     add(tenantId: string, entry: { address: string; reason?: string }): Promise<{ row: SuppressionRow; created: boolean }> {
       return store.add(tenantId, { address: entry.address, reason: entry.reason ?? 'added through the API' });
+    },
+
+    /**
+     * A recipient used the one-click unsubscribe link of an email (a token the API checked): its
+     * `to` recipients go on its tenant's list. Unknown emails (deleted since) are not found.
+     */
+    async unsubscribe(emailId: string): Promise<{ tenantId: string; addresses: string[] }> {
+      const done = await store.unsubscribe(emailId, 'the recipient unsubscribed (one-click link)');
+      if (!done) throw new DeliveryError('not-found', 'No such unsubscribe link');
+      return done;
     },
 
     async remove(tenantId: string, address: string): Promise<void> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type State, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { UnsubscribeLinks } from '../campaigns/unsubscribe';
 import { createOrphanSweepActivities } from '../activities/orphan-sweep';
 import { createCampaignActivities } from '../activities/campaign';
 import { createStarterActivities } from '../activities/start-deliveries';
@@ -41,6 +42,8 @@ export interface HeraldWorkerOptions {
   breaker?: BreakerOptions;
   logger: Logger;
   metrics?: Metrics;
+  /** One-click unsubscribe links written into campaign emails (absent: none). */
+  unsubscribe?: UnsubscribeLinks;
   /** Events that are not an email's (campaign.completed) go to the tenant's webhook endpoints through it. */
   webhooks?: Pick<WebhookService, 'publish'>;
   maxConcurrentActivities?: number;
@@ -103,7 +106,13 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Her
       opts.logger.warn({ gateway, failures, coolDownMs }, 'gateway circuit open: attempts go to the next gateway'),
     closed: (gateway) => opts.logger.info({ gateway }, 'gateway circuit closed'),
   });
-  const activities = createActivities({ sql: opts.sql, transports: opts.transports, breakers, metrics: opts.metrics ?? createMetrics() });
+  const activities = createActivities({
+    sql: opts.sql,
+    transports: opts.transports,
+    breakers,
+    metrics: opts.metrics ?? createMetrics(),
+    unsubscribe: opts.unsubscribe,
+  });
   const maxConcurrentActivityTaskExecutions = opts.maxConcurrentActivities ?? 100;
   const main = await Worker.create({
     connection: opts.connection,

@@ -68,6 +68,7 @@ export async function startWorker(
     messageIdDomain: config.messageIdDomain,
     transports,
     breaker: config.smtp.breaker,
+    unsubscribe: config.unsubscribe,
     logger,
     maxConcurrentActivities: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTasks: config.worker.maxConcurrentWorkflowTasks,

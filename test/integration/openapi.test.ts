@@ -103,6 +103,8 @@ test('it lists every route the app serves', () => {
       'POST /v1/webhooks/{id}/test',
       'GET /v1/webhooks/{id}/deliveries',
       'POST /v1/webhooks/{id}/deliveries/{deliveryId}/resend',
+      'GET /unsubscribe/{token}',
+      'POST /unsubscribe/{token}',
     ].sort(),
   );
 });

@@ -32,6 +32,7 @@ import type { GatewayConfig } from '../../src/config';
 import type { BreakerOptions } from '../../src/smtp/breaker';
 import type { DeliveryPolicy, EmailStatus } from '../../src/shared';
 import { startScriptedSmtp, type ScriptedSmtp } from './smtp-test-server';
+import type { UnsubscribeLinks } from '../../src/campaigns/unsubscribe';
 
 // Wires the real parts for one test file: the shared Temporal dev server and PostgreSQL
 // database from global-setup, the real worker (createHeraldWorker) on a task queue of its own, a
@@ -131,6 +132,8 @@ export interface HarnessOptions {
   gateways?: Array<Omit<GatewayConfig, 'url'>>;
   breaker?: BreakerOptions;
   campaigns?: Partial<CampaignSettings>;
+  /** One-click unsubscribe links in campaign emails (off by default, as without PUBLIC_URL). */
+  unsubscribe?: UnsubscribeLinks;
 }
 
 export interface Harness {
@@ -203,6 +206,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sql,
     transports,
     breaker: options.breaker,
+    unsubscribe: options.unsubscribe,
     logger,
     metrics,
     webhooks,
@@ -282,6 +286,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       ),
     }),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+    unsubscribeSecret: options.unsubscribe?.secret,
     logger,
     metrics,
   };
