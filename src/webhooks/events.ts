@@ -10,6 +10,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'email.cancelled',
   'recipient.rejected',
   'recipient.suppressed',
+  'recipient.unsubscribed',
   'campaign.completed',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -107,6 +108,8 @@ function emailData(email: EmailSnapshot, status: string) {
  * - recipient.rejected: each recipient an attempt refused for good (its SMTP code and reply), once.
  * - recipient.suppressed: each recipient whose outcome is `suppressed` (a suppression list): named by a
  *   `recipients.suppressed` entry (`data.addresses`), or suppressed already when the email is accepted; once.
+ * - recipient.unsubscribed: each recipient a `recipients.unsubscribed` entry names (the email's one-click
+ *   unsubscribe link was used; the entry is written once per address).
  */
 export function webhookEventsOf(
   entry: TimelineEntry,
@@ -130,6 +133,10 @@ export function webhookEventsOf(
   if (entry.type === 'recipients.suppressed') {
     const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
     return recipientEvents('recipient.suppressed', (r) => r.status === 'suppressed' && named.has(r.address));
+  }
+  if (entry.type === 'recipients.unsubscribed') {
+    const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
+    return email.recipients.filter((r) => named.has(r.address)).map((r) => event('recipient.unsubscribed', { recipient: { ...r } }));
   }
   if (entry.type.startsWith('attempt.')) {
     // Refused at RCPT (listed in the entry), or with the whole message by a permanent reply.

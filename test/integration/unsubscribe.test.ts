@@ -2,6 +2,7 @@ import { createApp } from '../../src/api/app';
 import { unsubscribeToken } from '../../src/campaigns/unsubscribe';
 import { createHarness, validEmail, type Harness } from '../support/harness';
 import type { ReceivedMessage } from '../support/smtp-test-server';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 // One-click unsubscribe (RFC 8058) on the real parts: a campaign's emails reach the SMTP server
 // with a List-Unsubscribe URL of Herald's and List-Unsubscribe-Post; opening the URL changes
@@ -11,15 +12,19 @@ import type { ReceivedMessage } from '../support/smtp-test-server';
 const PUBLIC_URL = 'https://mail.herald.test';
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 let h: Harness;
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
+  receiver = await startWebhookReceiver();
   h = await createHarness({
+    webhooks: {},
     campaigns: { pageSize: 10, window: 10 },
     unsubscribe: { publicUrl: PUBLIC_URL, secret: SECRET },
   });
 });
 afterAll(async () => {
   await h?.close();
+  await receiver?.close();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,6 +74,12 @@ const suppression = async (address: string) => {
 
 test("a campaign email's one-click link: shown on GET, unsubscribes on POST, once per recipient", async () => {
   const [ann, bob] = [`ann@${domain}`, `bob@${domain}`];
+  const hook = await h.request('/v1/webhooks', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: receiver.url, events: ['recipient.unsubscribed'] }),
+  });
+  expect(hook.status).toBe(201);
   await sendCampaign([ann, bob]);
   const toAnn = await received(ann);
   const toBob = await received(bob);
@@ -97,9 +108,19 @@ test("a campaign email's one-click link: shown on GET, unsubscribes on POST, onc
       body: 'List-Unsubscribe=One-Click',
     });
   expect((await post()).status).toBe(200);
-  expect(await suppression(ann)).toMatchObject({ source: 'unsubscribe', emailId: path.split('/')[2].split('.')[0] });
+  const emailId = path.split('/')[2].split('.')[0];
+  expect(await suppression(ann)).toMatchObject({ source: 'unsubscribe', emailId });
+  // On the email's timeline, and to the tenant's webhooks: recipient.unsubscribed, once.
+  const [event] = await receiver.waitFor((r) => r.json?.type === 'recipient.unsubscribed');
+  expect(event.json.data).toMatchObject({ emailId, recipient: { address: ann } });
   expect(await suppression(bob)).toBe(404); // only the recipient of that email
   expect((await post()).status).toBe(200); // again: still unsubscribed, nothing else changes
+  const timeline = (await (await h.request(`/v1/emails/${emailId}/events`)).json()) as { data: Array<{ type: string; actor: string }> };
+  expect(timeline.data.filter((e) => e.type === 'recipients.unsubscribed')).toEqual([
+    expect.objectContaining({ actor: 'recipient', data: { addresses: [ann] } }),
+  ]);
+  await sleep(500);
+  expect(receiver.received.filter((r) => r.json?.type === 'recipient.unsubscribed')).toHaveLength(1);
   const listed = (await (await h.request('/v1/suppressions?source=unsubscribe')).json()) as { data: Array<{ address: string }> };
   expect(listed.data.map((s) => s.address)).toEqual([ann]);
 

@@ -143,6 +143,20 @@ test('recipient.suppressed: each recipient a recipients.suppressed entry names, 
   expect(webhookEventsOf(suppressed, snapshot, withEvents(fresh(), suppressed, events), HOUR)).toEqual([]);
 });
 
+test('recipient.unsubscribed: each recipient a recipients.unsubscribed entry names, with its state, and no one else', () => {
+  const snapshot = email([{ address: 'ann@example.org' }, { address: 'bob@example.org' }]);
+  const unsubscribed = entry(3, 'recipients.unsubscribed', { addresses: ['ann@example.org'] });
+  const events = webhookEventsOf(unsubscribed, snapshot, fresh(), HOUR);
+  expect(events.map((e) => [e.type, e.payload.data.recipient, e.payload.data.status])).toEqual([
+    [
+      'recipient.unsubscribed',
+      { address: 'ann@example.org', kind: 'to', status: 'accepted', smtpCode: 250, smtpResponse: '250 ok' },
+      'sent',
+    ],
+  ]);
+  expect(webhookEventsOf(entry(4, 'recipients.unsubscribed', { addresses: 'ann@example.org' }), snapshot, fresh(), HOUR)).toEqual([]);
+});
+
 test('the fan-out: each event to the endpoints of its tenant that subscribed to it, in the order of the entries', () => {
   const batch: OutboxBatch = {
     entries: [
