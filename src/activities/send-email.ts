@@ -84,7 +84,23 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
       onEnded(gateway)({ tenantId: email.tenantId, status: args.status, dueAt: email.dueAt });
   }
 
+  /**
+   * Tells Temporal this worker is alive for the whole attempt: while it waits for PostgreSQL (a
+   * restart queues its queries for seconds), for a pooled connection or for a slow gateway. A dead
+   * worker is noticed within the heartbeat timeout; a live one waiting is never given up on and
+   * retried beside itself (the abandoned attempt could still send).
+   */
   return async function sendEmail(emailId: string, target?: SendTarget): Promise<SendOutcome> {
+    const ctx = Context.current();
+    const heartbeat = ctx.info.heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(), ctx.info.heartbeatTimeoutMs / 3) : undefined;
+    try {
+      return await attempt(emailId, target);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  };
+
+  async function attempt(emailId: string, target?: SendTarget): Promise<SendOutcome> {
     const gateway = transports.gateway(target?.gateway ?? transports.gateways[0].name);
     if (!gateway)
       throw ApplicationFailure.create({
@@ -150,9 +166,6 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
       throw err;
     }
     const ctx = Context.current();
-    // Tells Temporal this worker is alive while the message waits for a pooled connection or
-    // a slow gateway; a dead worker is then noticed within the heartbeat timeout.
-    const heartbeat = ctx.info.heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(), ctx.info.heartbeatTimeoutMs / 3) : undefined;
     // Never send once Temporal has given up on this attempt: at its deadline the pool drops a
     // message still waiting for a connection (and cuts one under way).
     const abortAfterMs = attemptAbortAfterMs({ nowMs: Date.now(), ...ctx.info });
@@ -195,8 +208,6 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
           },
         ],
       });
-    } finally {
-      clearInterval(heartbeat);
     }
     breaker.succeeded(admission.probe);
 
@@ -233,7 +244,7 @@ export function createSendEmail({ attempts, personalize, lifecycle, transports, 
       });
     }
     return outcomeOf(recipients, false);
-  };
+  }
 }
 
 /** Signs with the From domain's key; a key that cannot sign says so without showing itself. */
