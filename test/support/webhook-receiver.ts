@@ -39,7 +39,8 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       self.answer = undefined;
       index = 0;
     },
-    async waitFor(match, count = 1, timeoutMs = 20_000) {
+    // Generous: on a loaded 2-core host a delivery has been seen to wait more than 20 s.
+    async waitFor(match, count = 1, timeoutMs = 40_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = self.received.filter(match);
