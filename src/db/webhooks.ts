@@ -202,7 +202,13 @@ export function createWebhookStore(sql: Sql) {
       onlyTenants?: string[],
     ): Promise<{ taken: number; endpoints: EndpointRef[] }> {
       return sql.begin(async (tx) => {
-        const [{ locked }] = await tx<Array<{ locked: boolean }>>`select pg_try_advisory_xact_lock(${FAN_OUT_LOCK_ID}) as locked`;
+        // Pumps that serve disjoint tenants (test files sharing a database) need not wait for each
+        // other: a busy one would starve the rest. One pump per tenant set, as in production.
+        const [{ locked }] = await tx<Array<{ locked: boolean }>>`select ${
+          onlyTenants
+            ? tx`pg_try_advisory_xact_lock(${FAN_OUT_LOCK_ID}, hashtext(${[...onlyTenants].sort().join(',')}))`
+            : tx`pg_try_advisory_xact_lock(${FAN_OUT_LOCK_ID})`
+        } as locked`;
         if (!locked) return { taken: 0, endpoints: [] };
         const taken = await tx<Array<{ eventId: string; tenantId: string; emailId: string }>>`
           delete from webhook_outbox where event_id in (

@@ -161,7 +161,10 @@ test('gives up after the give-up time and ends failed', async () => {
     expect(email.attempts.length).toBeGreaterThanOrEqual(2);
     expect(email.attempts.map((a: any) => a.outcome)).toEqual(email.attempts.map(() => 'transient'));
     expect(email.recipients[0].status).toBe('rejected');
-    expect(email.statusReason).toContain('4.7.0');
+    // The gateway's reply is on record; the reason is the last attempt's, which on a busy host may
+    // be one the give-up deadline cut before the gateway replied.
+    expect(email.attempts.some((a: any) => String(a.smtpResponse).includes('4.7.0'))).toBe(true);
+    expect(email.statusReason).toMatch(/4\.7\.0|failed before the gateway replied/);
   } finally {
     await short.close();
   }
