@@ -64,14 +64,14 @@ export function createSuppressionStore(sql: Sql) {
     /**
      * Suppresses the `to` recipients of an email for its own tenant (the email's one-click
      * unsubscribe link was used) and notes those newly added on its timeline, in one statement;
-     * an address already listed keeps its entry. Undefined when no such email exists.
+     * an address already listed keeps its entry. False when no such email exists.
      */
-    async unsubscribe(emailId: string, reason: string): Promise<{ tenantId: string; addresses: string[] } | undefined> {
-      const [row] = await sql<Array<{ tenantId: string; addresses: string[] }>>`
+    async unsubscribe(emailId: string, reason: string): Promise<boolean> {
+      const [row] = await sql<Array<{ found: boolean }>>`
         with e as (select id, tenant_id from emails where id = ${emailId}::uuid),
         added as (
           insert into suppressions (tenant_id, address, source, reason, email_id)
-          select e.tenant_id, lower(r.address), 'unsubscribe', ${reason}, e.id
+          select e.tenant_id, r.address, 'unsubscribe', ${reason}, e.id
           from e join email_recipients r on r.email_id = e.id and r.kind = 'to'
           on conflict (tenant_id, address) do nothing
           returning address),
@@ -80,9 +80,8 @@ export function createSuppressionStore(sql: Sql) {
           insert into email_events (email_id, type, actor, data)
           select e.id, 'recipients.unsubscribed', 'recipient', jsonb_build_object('addresses', (select jsonb_agg(address order by address) from added))
           from e where exists (select 1 from added))
-        select e.tenant_id, coalesce(array(select address from email_recipients where email_id = e.id and kind = 'to' order by address), '{}') as addresses
-        from e`;
-      return row;
+        select exists (select 1 from e) as found`;
+      return row.found;
     },
 
     /** Removes an address; false when this tenant had no such entry. */

@@ -31,10 +31,9 @@ export function createSuppressionService({ sql }: { sql: Sql }) {
      * A recipient used the one-click unsubscribe link of an email (a token the API checked): its
      * `to` recipients go on its tenant's list. Unknown emails (deleted since) are not found.
      */
-    async unsubscribe(emailId: string): Promise<{ tenantId: string; addresses: string[] }> {
-      const done = await store.unsubscribe(emailId, 'the recipient unsubscribed (one-click link)');
-      if (!done) throw new DeliveryError('not-found', 'No such unsubscribe link');
-      return done;
+    async unsubscribe(emailId: string): Promise<void> {
+      if (!(await store.unsubscribe(emailId, 'the recipient unsubscribed (one-click link)')))
+        throw new DeliveryError('not-found', 'No such unsubscribe link');
     },
 
     async remove(tenantId: string, address: string): Promise<void> {

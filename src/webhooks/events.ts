@@ -130,12 +130,12 @@ export function webhookEventsOf(
     // Recipients refused before any attempt (a suppression list) have that outcome from the start.
     return [event('email.accepted'), ...recipientEvents('recipient.suppressed', (r) => r.status === 'suppressed')];
   }
+  // The recipients a `recipients.*` entry names (`data.addresses`).
+  const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
   if (entry.type === 'recipients.suppressed') {
-    const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
     return recipientEvents('recipient.suppressed', (r) => r.status === 'suppressed' && named.has(r.address));
   }
   if (entry.type === 'recipients.unsubscribed') {
-    const named = new Set(Array.isArray(entry.data.addresses) ? entry.data.addresses.map(String) : []);
     return email.recipients.filter((r) => named.has(r.address)).map((r) => event('recipient.unsubscribed', { recipient: { ...r } }));
   }
   if (entry.type.startsWith('attempt.')) {
