@@ -51,7 +51,10 @@ test('the sweep starts a keyed orphan, cancels an unkeyed one and leaves live de
     workflowId: `sweep-${randomUUID()}`,
     args: [{ graceMs: 60_000, limit: 100 }],
   });
-  expect(result).toEqual({ checked: 3, started: 1, cancelled: 1, skipped: 0 });
+  // The sweep looks at every tenant's rows of the shared test database: another file's live
+  // email that has waited over a minute is checked too (and left alone), so `checked` is at least ours.
+  expect(result).toEqual({ checked: expect.any(Number), started: 1, cancelled: 1, skipped: 0 });
+  expect(result.checked).toBeGreaterThanOrEqual(3);
 
   const delivered = await h.waitForStatus(keyed, ['sent']);
   expect(h.smtp.byMessageId(delivered.messageId)).toHaveLength(1);
